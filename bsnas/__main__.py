@@ -1,0 +1,5 @@
+import sys
+
+from bsnas.cli import main
+
+sys.exit(main())
