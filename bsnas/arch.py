@@ -11,8 +11,9 @@ and the cost model both read.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 from bsnas.errors import ArchError
 from bsnas.layers import ACTIVATIONS, CONV_TYPES

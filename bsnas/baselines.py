@@ -58,7 +58,7 @@ def _mobilenet_v1(w: float, op: str) -> Arch:
     channels = _scale([[64], [128, 128], [256, 256], [512] * 6, [1024, 1024]], w)
     stages = tuple(
         tuple(Block("conv", op, 3, stride if i == 0 else 1, c, "relu") for i, c in enumerate(stage))
-        for stage, stride in zip(channels, (1, 1, 2, 2, 2))
+        for stage, stride in zip(channels, (1, 1, 2, 2, 2), strict=True)
     )
     return Arch(Stem(Block("conv", "regular", 3, 1, int(32 * w), "relu")), stages, Head())
 

@@ -26,7 +26,9 @@ from torch import nn
 from bsnas.arch import Block
 from bsnas.layers import BSConvU, RegularConv, SqueezeExcite, create_act, create_conv, orthonormality_loss
 
-__all__ = ["BasicBlock", "ConvBnAct", "InvertedResidual", "InvertedResidualS", "PreactBlock", "block_conv", "create_block"]
+__all__ = [
+    "BasicBlock", "ConvBnAct", "InvertedResidual", "InvertedResidualS", "PreactBlock", "block_conv", "create_block",
+]
 
 
 def block_conv(op: str, in_channels: int, out_channels: int, kernel: int, stride: int,

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import bsnas
+from bsnas.cli import main
+
+
+def test_help_runs_as_a_console_script():
+    out = subprocess.run([sys.executable, "-m", "bsnas", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "profile" in out.stdout and "baselines" in out.stdout
+
+
+def test_profile_table(capsys):
+    assert main(["profile", "cifar_resnet20_bsconvu"]) == 0
+    out = capsys.readouterr().out
+    assert "params: 40720" in out and "flops: 7662208" in out
+    for stage in ("stem", "s1", "s2", "s3", "head"):
+        assert stage in out
+
+
+def test_profile_json_with_verify_and_override(capsys):
+    assert main(["profile", "cifar_wrn16_1_bsconvs_p1d4", "--verify", "--format", "json", "--num-classes", "100"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["params"] == data["built_params"] == bsnas.baseline("cifar_wrn16_1_bsconvs_p1d4", 100).count().params
+    assert data["flops"] == data["fvcore_flops"]
+    assert [r["stage"] for r in data["rows"]] == ["stem", "s1", "s2", "s3", "head"]
+
+
+def test_profile_record_and_string_agree(tmp_path, capsys):
+    record = bsnas.baseline("cifar_mobilenetv1_w1d4_bsconvu")
+    path = record.save(tmp_path / "rec.json")
+    main(["profile", str(path), "--format", "json"])
+    from_file = json.loads(capsys.readouterr().out)
+    main(["profile", record.arch_string, "--format", "json"])
+    from_string = json.loads(capsys.readouterr().out)
+    assert from_file["flops"] == from_string["flops"] == record.count().flops
+    assert from_file["params"] == from_string["params"]
+
+
+def test_profile_input_size_csv(capsys):
+    assert main(["profile", "cifar_resnet20", "--input-size", "3,64,64", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "stage,blocks,out_shape,flops,params"
+    assert "16x64x64" in out
+
+
+def test_baselines_lists_all_with_counts(capsys):
+    assert main(["baselines", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert len(rows) == len(bsnas.list_baselines())
+    row = next(r for r in rows if r["name"] == "cifar_resnet20_bsconvu")
+    assert row["params"] == 40720
+
+
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [
+        (["profile", "nonsense"], "cannot read architecture 'nonsense'"),
+        (["profile", "cifar_resnet21"], "unknown baseline 'cifar_resnet21'"),
+        (["profile", "missing.json"], "no record file"),
+        (["profile", "stem_reg_k4_s1_c8_relu:conv_reg_k3_s1_c8_relu:head"], "kernel must be odd"),
+        (["baselines", "--filter", "vgg"], "no baseline name contains 'vgg'"),
+    ],
+)
+def test_errors_are_one_line_with_exit_code_2(argv, fragment, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bsnas: error: ") and fragment in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback():
+    out = subprocess.run([sys.executable, "-m", "bsnas", "--debug", "profile", "nonsense"],
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "Traceback" in out.stderr and "BsnasError" in out.stderr
