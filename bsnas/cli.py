@@ -94,6 +94,62 @@ def cmd_baselines(args: argparse.Namespace) -> None:
     _emit(pd.DataFrame(rows), args.format)
 
 
+def _add_proxy_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="digits", help="dataset spec: digits, npz:PATH, folder:PATH, cifar10:PATH, ...")
+    p.add_argument("--val-size", type=float, default=0.2, help="validation fraction (or count if >= 1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
+
+
+def _val_size(value: float) -> float | int:
+    return int(value) if value >= 1 else value
+
+
+def cmd_proxy(args: argparse.Namespace) -> None:
+    from bsnas.data import load_data
+    from bsnas.proxy import ProxyConfig, resolve_device, train_proxy
+
+    config = ProxyConfig(epochs=args.epochs, subset=args.subset, batch_size=args.batch_size, seed=args.seed,
+                         optimizer=args.optimizer, lr=args.lr, label_smoothing=args.label_smoothing,
+                         device=args.device)
+    data = load_data(args.data, resolution=args.resolution, val_size=_val_size(args.val_size), seed=args.seed,
+                     test_spec=args.test_data, device=resolve_device(args.device))
+    record = resolve_arch(args.arch, data.num_classes, data.input_size)
+    result = train_proxy(record.arch, data, config, progress=args.format == "table" and sys.stderr.isatty())
+    cost = record.count()
+    metrics = {"arch": record.arch_string, "flops": cost.flops, "params": cost.params, **result.to_dict()}
+    settings = metrics.pop("settings")
+    if args.format == "json":
+        print(json.dumps({**metrics, "settings": settings}, indent=2))
+    else:
+        for key, value in metrics.items():
+            if value is not None:
+                print(f"{key}: {round(value, 4) if isinstance(value, float) else value}")
+    if result.diverged:
+        raise BsnasError(f"training diverged: {result.diverged}")
+
+
+def cmd_proxy_check(args: argparse.Namespace) -> None:
+    from bsnas.proxy_check import parse_budget, proxy_check
+
+    specs = list(args.archs)
+    if args.archs_file:
+        specs += [line.strip() for line in Path(args.archs_file).read_text().splitlines()
+                  if line.strip() and not line.startswith("#")]
+    if args.baselines:
+        specs += [n for n in list_baselines() if args.baselines in n]
+    archs = [resolve_arch(s).arch for s in specs]
+    check = proxy_check(archs, args.data, parse_budget(args.proxy), parse_budget(args.reference),
+                        _val_size(args.val_size), args.seed, progress=args.format == "table")
+    def num(v: float) -> float | None:  # a constant column leaves the correlation undefined
+        return None if v != v else round(v, 4)
+
+    summary = {"spearman": num(check.spearman), "kendall": num(check.kendall),
+               "time_ratio": round(check.time_ratio, 4), "flop_ratio": round(check.flop_ratio, 4),
+               "proxy": args.proxy, "reference": args.reference, "data": args.data}
+    _emit(check.table.round(4), args.format, summary)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bsnas", description=__doc__)
     parser.add_argument("--version", action="version", version=f"bsnas {__version__}")
@@ -114,6 +170,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-classes", type=int, default=10)
     p.add_argument("--format", **fmt)
     p.set_defaults(func=cmd_baselines)
+
+    p = sub.add_parser("proxy", help="train one architecture on the proxy task and print its metrics")
+    p.add_argument("arch", help="architecture string, baseline name or JSON record")
+    _add_proxy_args(p)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--subset", type=int, default=None, help="train on this many images (stratified)")
+    p.add_argument("--resolution", type=int, default=None, help="resize images to R x R")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1 SGD, 3e-3 AdamW)")
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--test-data", default=None, help="evaluate on this dataset too (only when given)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_proxy)
+
+    p = sub.add_parser("proxy-check", help="rank correlation of the proxy against a longer reference budget")
+    p.add_argument("archs", nargs="*", help="architecture strings, baseline names or JSON records")
+    p.add_argument("--archs-file", help="a file with one architecture per line")
+    p.add_argument("--baselines", default="", help="add the baselines whose names contain this text")
+    _add_proxy_args(p)
+    p.add_argument("--proxy", default="epochs=2", help="proxy budget, e.g. epochs=2,subset=5000,resolution=16")
+    p.add_argument("--reference", default="epochs=20", help="reference budget, same keys")
+    p.add_argument("--format", **fmt)
+    p.set_defaults(func=cmd_proxy_check)
     return parser
 
 

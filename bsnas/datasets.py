@@ -1,0 +1,201 @@
+"""Readers that turn a dataset spec into uint8 NCHW images and int64 labels.
+
+Specs:
+
+* ``digits``: scikit-learn's handwritten digits (1,797 8×8 images, 10
+  classes), shipped inside the bsnas wheel;
+* ``npz:PATH``: arrays ``x`` (uint8, NHWC or NCHW, 1 or 3 channels) and
+  ``y`` (integer labels), optionally ``classes``; read without pickle;
+* ``folder:PATH``: one subfolder per class holding JPEG/PNG files;
+* ``cifar10:PATH``, ``cifar100:PATH`` (training split) and
+  ``cifar10-test:PATH``, ``cifar100-test:PATH``: the python or binary
+  CIFAR distributions, the extracted folder or one above it. Python
+  batches go through a restricted unpickler that builds only plain
+  containers and numpy arrays, never arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from importlib import resources
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from bsnas.errors import BsnasError
+
+__all__ = ["ImageSet", "SPEC_KINDS", "read_dataset"]
+
+SPEC_KINDS = ("digits", "npz", "folder", "cifar10", "cifar100", "cifar10-test", "cifar100-test")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+class ImageSet(NamedTuple):
+    x: np.ndarray  # uint8, (N, C, H, W)
+    y: np.ndarray  # int64, (N,)
+    classes: tuple[str, ...]
+    hflip: bool  # whether horizontal flips keep the label (False for digits)
+
+
+def _existing(path: str, spec: str) -> Path:
+    p = Path(path).expanduser()
+    if not path or not p.exists():
+        raise BsnasError(f"data path {path!r} (from --data {spec!r}) does not exist; check the path")
+    return p
+
+
+def _check_labels(y: np.ndarray, num_classes: int, source: str) -> np.ndarray:
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise BsnasError(f"{source}: labels must be a 1-D integer array, but got dtype {y.dtype} shape {y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise BsnasError(f"{source}: labels must lie in [0, {num_classes - 1}], but range over "
+                         f"[{y.min()}, {y.max()}]; renumber the classes from 0")
+    return y.astype(np.int64)
+
+
+def _to_nchw(x: np.ndarray, source: str) -> np.ndarray:
+    if x.dtype != np.uint8:
+        raise BsnasError(f"{source}: images 'x' must be uint8 (0-255), but got {x.dtype}; convert with x.astype('uint8')")
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4:
+        raise BsnasError(f"{source}: images 'x' must have shape (N, H, W, C) or (N, C, H, W), but got {x.shape}")
+    if x.shape[1] in (1, 3) and x.shape[-1] not in (1, 3):
+        return np.ascontiguousarray(x)
+    if x.shape[-1] in (1, 3):
+        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    raise BsnasError(f"{source}: cannot find a channel axis of size 1 or 3 in shape {x.shape}")
+
+
+def _read_digits() -> ImageSet:
+    with resources.files("bsnas").joinpath("assets/digits.npz").open("rb") as f:
+        data = np.load(io.BytesIO(f.read()), allow_pickle=False)
+        x = data["x"][:, None]  # values 0-16, as scikit-learn ships them
+    return ImageSet(x, data["y"].astype(np.int64), tuple(str(i) for i in range(10)), hflip=False)
+
+
+def _read_npz(path: Path) -> ImageSet:
+    try:
+        data = np.load(path, allow_pickle=False)
+        keys = set(data.files)
+    except Exception as err:  # numpy raises several types for a bad archive
+        raise BsnasError(f"cannot read {path} as an npz archive ({err}); save it with numpy.savez") from None
+    if not {"x", "y"} <= keys:
+        raise BsnasError(f"{path}: an npz dataset needs arrays 'x' (uint8 images) and 'y' (labels), "
+                         f"but has {sorted(keys)}")
+    try:
+        x, y = data["x"], data["y"]
+        classes = tuple(str(c) for c in data["classes"]) if "classes" in keys else None
+    except ValueError as err:
+        raise BsnasError(f"{path}: arrays must be plain (no pickled objects): {err}") from None
+    x = _to_nchw(x, str(path))
+    if len(y) != len(x):
+        raise BsnasError(f"{path}: 'x' has {len(x)} images but 'y' has {len(y)} labels; they must match")
+    if classes is None:
+        classes = tuple(str(i) for i in range(int(y.max()) + 1 if len(y) else 0))
+    return ImageSet(x, _check_labels(y, len(classes), str(path)), classes, hflip=True)
+
+
+def _read_folder(root: Path, resolution: int | None) -> ImageSet:
+    from PIL import Image, UnidentifiedImageError
+
+    if not root.is_dir():
+        raise BsnasError(f"folder dataset {str(root)!r} is not a directory of class subfolders")
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
+    if not class_dirs:
+        raise BsnasError(f"{root}: no class subfolders; put each class's images in its own subfolder")
+    size = resolution or 32
+    images, labels = [], []
+    for label, class_dir in enumerate(class_dirs):
+        files = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise BsnasError(f"class folder {str(class_dir)!r} has no images ({', '.join(IMAGE_SUFFIXES)}); "
+                             "add images or remove the folder")
+        for file in files:
+            try:
+                with Image.open(file) as img:
+                    img = img.convert("RGB").resize((size, size), Image.BILINEAR)
+                    images.append(np.asarray(img, dtype=np.uint8))
+            except (UnidentifiedImageError, OSError) as err:
+                raise BsnasError(f"cannot read image {str(file)!r} ({err}); remove or replace the file") from None
+            labels.append(label)
+    x = np.stack(images).transpose(0, 3, 1, 2)
+    return ImageSet(np.ascontiguousarray(x), np.array(labels, dtype=np.int64),
+                    tuple(p.name for p in class_dirs), hflip=True)
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Builds dicts, lists, strings, bytes and numpy arrays; refuses every other global."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR batch file")
+
+
+def _load_python_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with open(path, "rb") as f:
+            batch = _PlainUnpickler(f, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError) as err:
+        raise BsnasError(f"{path}: not a CIFAR python batch ({err})") from None
+    batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    label_key = "labels" if "labels" in batch else "fine_labels"
+    x = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+    return x, np.asarray(batch[label_key], dtype=np.int64)
+
+
+def _load_binary_batch(path: Path, label_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+    raw = np.fromfile(path, dtype=np.uint8)
+    record = label_bytes + 3072
+    if raw.size % record:
+        raise BsnasError(f"{path}: size {raw.size} is not a multiple of the {record}-byte CIFAR record")
+    raw = raw.reshape(-1, record)
+    return raw[:, label_bytes:].reshape(-1, 3, 32, 32), raw[:, label_bytes - 1].astype(np.int64)
+
+
+def _read_cifar(root: Path, kind: str) -> ImageSet:
+    hundred, test = kind.startswith("cifar100"), kind.endswith("-test")
+    py_names = (["test"] if test else ["train"]) if hundred else (
+        ["test_batch"] if test else [f"data_batch_{i}" for i in range(1, 6)])
+    bin_names = (["test.bin"] if test else ["train.bin"]) if hundred else (
+        ["test_batch.bin"] if test else [f"data_batch_{i}.bin" for i in range(1, 6)])
+    for folder in (root, *sorted(p for p in root.glob("cifar-*") if p.is_dir())):
+        if all((folder / n).is_file() for n in py_names):
+            parts = [_load_python_batch(folder / n) for n in py_names]
+            break
+        if all((folder / n).is_file() for n in bin_names):
+            parts = [_load_binary_batch(folder / n, 2 if hundred else 1) for n in bin_names]
+            break
+    else:
+        raise BsnasError(f"{root}: no {kind.removesuffix('-test')} files ({', '.join(py_names)} or "
+                         f"{', '.join(bin_names)}); point at the extracted CIFAR folder")
+    x = np.concatenate([p[0] for p in parts])
+    y = _check_labels(np.concatenate([p[1] for p in parts]), 100 if hundred else 10, str(root))
+    return ImageSet(x, y, tuple(str(i) for i in range(100 if hundred else 10)), hflip=True)
+
+
+def read_dataset(spec: str, resolution: int | None = None) -> ImageSet:
+    """Read the whole dataset named by ``spec`` (see the module docstring)."""
+    if not isinstance(spec, str) or not spec:
+        raise BsnasError(f"a dataset spec must be a non-empty string such as 'digits', but got {spec!r}")
+    kind, _, path = spec.partition(":")
+    if kind not in SPEC_KINDS:
+        raise BsnasError(f"unknown dataset kind {kind!r} in {spec!r}; use one of digits, npz:PATH, "
+                         "folder:PATH, cifar10:PATH, cifar100:PATH, cifar10-test:PATH, cifar100-test:PATH")
+    if kind == "digits":
+        if path:
+            raise BsnasError(f"'digits' takes no path, but got {spec!r}")
+        return _read_digits()
+    root = _existing(path, spec)
+    if kind == "npz":
+        return _read_npz(root)
+    if kind == "folder":
+        return _read_folder(root, resolution)
+    return _read_cifar(root, kind)

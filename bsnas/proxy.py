@@ -1,0 +1,223 @@
+"""Short, deterministic proxy training: the measurement behind every search trial."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from bsnas.arch import Arch
+from bsnas.data import ProxyData, augment_batch, stratified_subset
+from bsnas.errors import BsnasError
+from bsnas.layers import reg_loss
+from bsnas.model import build_model
+
+__all__ = ["ProxyConfig", "ProxyResult", "evaluate", "resolve_device", "train_proxy"]
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("onecycle", "linear")
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """Fidelity knobs (``epochs``, ``subset``, ``batch_size``, ``seed``) and the recipe.
+
+    ``lr=None`` picks 0.1 for SGD (Nesterov, momentum 0.9) and 3e-3 for AdamW.
+    ``warmup`` is the fraction of steps spent warming up. ``alpha`` weighs
+    the BSConv-S orthonormality loss, added whenever the model has one.
+    ``pad=None`` pads crops by resolution // 8.
+    """
+
+    epochs: int = 10
+    subset: int | None = None
+    batch_size: int = 64
+    seed: int = 0
+    optimizer: str = "sgd"
+    lr: float | None = None
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"
+    warmup: float = 0.15
+    label_smoothing: float = 0.0
+    alpha: float = 0.1
+    augment: bool = True
+    pad: int | None = None
+    channels_last: bool = True
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise BsnasError(f"{name} must be a positive integer, but got {value!r}")
+        if self.subset is not None and (not isinstance(self.subset, int) or self.subset < 2):
+            raise BsnasError(f"subset must be an integer >= 2 (or None for all), but got {self.subset!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise BsnasError(f"optimizer must be one of {OPTIMIZERS}, but got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise BsnasError(f"schedule must be one of {SCHEDULES}, but got {self.schedule!r}")
+        if not 0.0 <= self.warmup < 1.0 or not 0.0 <= self.label_smoothing < 1.0:
+            raise BsnasError(f"warmup and label_smoothing must lie in [0, 1), but got "
+                             f"{self.warmup!r} and {self.label_smoothing!r}")
+
+    @property
+    def peak_lr(self) -> float:
+        return self.lr if self.lr is not None else (0.1 if self.optimizer == "sgd" else 3e-3)
+
+
+@dataclass
+class ProxyResult:
+    val_acc: float
+    val_loss: float
+    train_loss: float
+    epochs_run: int
+    train_time: float
+    images_per_sec: float
+    diverged: str | None = None
+    test_acc: float | None = None
+    test_loss: float | None = None
+    settings: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` is CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise BsnasError(f"unknown device {device!r}; use auto, cpu or cuda[:N]") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise BsnasError(f"device {device!r} was asked for, but CUDA is not available; use --device auto or cpu")
+    return dev
+
+
+def _has_reg_loss(model: nn.Module) -> bool:
+    return any(hasattr(m, "regularization_loss") for m in model.modules())
+
+
+def _scheduler(opt: torch.optim.Optimizer, cfg: ProxyConfig, steps: int):
+    warm = max(1, int(cfg.warmup * steps)) if cfg.warmup else 0
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        progress = (step - warm) / max(1, steps - warm)
+        if cfg.schedule == "linear":
+            return max(0.0, 1.0 - progress)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))  # one-cycle: warm-up, cosine down
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: ProxyData, x: torch.Tensor, y: torch.Tensor,
+             channels_last: bool = True, batch_size: int = 500) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of ``model`` on uint8 images ``x``."""
+    model.eval()
+    correct, loss = 0, 0.0
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    for i in range(0, len(y), batch_size):
+        logits = model(data.normalize(x[i:i + batch_size]).contiguous(memory_format=fmt)).float()
+        loss += F.cross_entropy(logits, y[i:i + batch_size], reduction="sum").item()
+        correct += (logits.argmax(1) == y[i:i + batch_size]).sum().item()
+    return correct / len(y), loss / len(y)
+
+
+def train_proxy(arch: Arch | str, data: ProxyData, config: ProxyConfig = ProxyConfig(),
+                progress: bool = False) -> ProxyResult:
+    """Train ``arch`` on ``data`` with ``config`` and score it on the validation split.
+
+    Same architecture, data, config and device give identical metrics on the
+    CPU. A NaN or infinite loss stops training at once; the result then has
+    ``diverged`` set and accuracy 0.
+    """
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    model = build_model(arch, data.num_classes, data.input_size[0])
+    size = data.input_size
+    if min(size[1:]) < model.arch.total_stride:
+        raise BsnasError(f"resolution {size[1]}x{size[2]} is smaller than the network's total stride "
+                         f"{model.arch.total_stride}; raise --resolution or use a space with fewer stride-2 blocks")
+    fmt = torch.channels_last if config.channels_last else torch.contiguous_format
+    model = model.to(device=device, memory_format=fmt)
+    x_all, y_all = data.train_x.to(device), data.train_y.to(device)
+    if config.subset is not None:
+        if config.subset > len(y_all):
+            raise BsnasError(f"subset {config.subset} is larger than the {len(y_all)} training images; "
+                             f"use --subset {len(y_all)} or less")
+        idx = torch.from_numpy(stratified_subset(y_all.cpu().numpy(), config.subset, config.seed)).to(device)
+        x_all, y_all = x_all[idx], y_all[idx]
+    n = len(y_all)
+    batch = min(config.batch_size, n)
+    steps_per_epoch = max(1, n // batch)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=config.peak_lr, momentum=0.9, nesterov=True,
+                              weight_decay=config.weight_decay)
+    else:
+        opt = torch.optim.AdamW(params, lr=config.peak_lr, weight_decay=config.weight_decay)
+    sched = _scheduler(opt, config, steps_per_epoch * config.epochs)
+    use_reg = _has_reg_loss(model)
+    pad = config.pad if config.pad is not None else max(1, size[1] // 8)
+    gen = torch.Generator().manual_seed(config.seed)
+    bar = _progress(progress, steps_per_epoch * config.epochs)
+    diverged, seen, epochs_run, loss_sum, loss_n = None, 0, 0, 0.0, 0
+    start = time.perf_counter()
+    for epoch in range(config.epochs):
+        model.train()
+        order = torch.randperm(n, generator=gen).to(device)
+        for step in range(steps_per_epoch):
+            sel = order[step * batch:(step + 1) * batch]
+            xb = data.normalize(x_all[sel])
+            if config.augment:
+                xb = augment_batch(xb, pad, data.hflip, gen)
+            logits = model(xb.contiguous(memory_format=fmt))
+            loss = F.cross_entropy(logits, y_all[sel], label_smoothing=config.label_smoothing)
+            if use_reg:
+                loss = loss + reg_loss(model, config.alpha)
+            value = loss.item()
+            if not math.isfinite(value):
+                diverged = f"loss became {value} at epoch {epoch + 1}, step {step + 1}; lower the learning rate"
+                break
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            seen += len(sel)
+            if epoch == config.epochs - 1:
+                loss_sum, loss_n = loss_sum + value, loss_n + 1
+            if bar is not None:
+                bar.set_postfix(epoch=epoch + 1, loss=f"{value:.3f}", refresh=False)
+                bar.update()
+        if diverged:
+            break
+        epochs_run += 1
+    train_time = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    settings = {"data": data.spec, "input_size": list(size), "train_images": n, "val_images": len(data.val_y),
+                **asdict(config), "device": str(device)}
+    if diverged:
+        return ProxyResult(0.0, float("inf"), float("nan"), epochs_run, train_time, seen / train_time,
+                           diverged, settings=settings)
+    val_acc, val_loss = evaluate(model, data, data.val_x, data.val_y, config.channels_last)
+    result = ProxyResult(val_acc, val_loss, loss_sum / max(1, loss_n), epochs_run, train_time,
+                         seen / max(train_time, 1e-9), settings=settings)
+    if data.test_x is not None:
+        result.test_acc, result.test_loss = evaluate(model, data, data.test_x, data.test_y, config.channels_last)
+    return result
+
+
+def _progress(enabled: bool, total: int):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="step", leave=False, dynamic_ncols=True)

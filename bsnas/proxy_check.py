@@ -1,0 +1,91 @@
+"""Is the proxy faithful? Rank correlation between a cheap proxy and a longer reference run."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import NamedTuple
+
+import pandas as pd
+
+from bsnas.arch import Arch
+from bsnas.codec import encode_arch
+from bsnas.cost import count
+from bsnas.data import load_data
+from bsnas.errors import BsnasError
+from bsnas.proxy import ProxyConfig, train_proxy
+
+__all__ = ["Budget", "ProxyCheck", "parse_budget", "proxy_check"]
+
+
+class Budget(NamedTuple):
+    """One training budget: a resolution (None: native) and a proxy config."""
+
+    resolution: int | None
+    config: ProxyConfig
+
+
+class ProxyCheck(NamedTuple):
+    table: pd.DataFrame  # one row per architecture
+    spearman: float
+    kendall: float
+    time_ratio: float  # proxy wall time / reference wall time
+    flop_ratio: float  # proxy training FLOPs / reference training FLOPs
+
+
+_KNOBS = {"epochs": int, "subset": int, "resolution": int, "batch_size": int, "seed": int, "lr": float,
+          "optimizer": str, "schedule": str, "label_smoothing": float, "warmup": float}
+
+
+def parse_budget(text: str, base: ProxyConfig = ProxyConfig()) -> Budget:
+    """``"epochs=2,subset=5000,resolution=16"`` to a :class:`Budget`."""
+    values: dict = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        key, sep, raw = item.partition("=")
+        if not sep or key not in _KNOBS:
+            raise BsnasError(f"budget item {item!r} in {text!r} must be KEY=VALUE with KEY one of "
+                             f"{', '.join(_KNOBS)}")
+        try:
+            values[key] = _KNOBS[key](raw)
+        except ValueError:
+            raise BsnasError(f"budget item {item!r}: {raw!r} is not a valid {_KNOBS[key].__name__}") from None
+    resolution = values.pop("resolution", None)
+    return Budget(resolution, dataclasses.replace(base, **values))
+
+
+def _train_images(config: ProxyConfig, available: int) -> int:
+    n = min(config.subset or available, available)
+    batch = min(config.batch_size, n)
+    return (n // batch) * batch * config.epochs
+
+
+def proxy_check(archs: list[Arch], spec: str, proxy: Budget, reference: Budget, val_size: float | int = 0.2,
+                seed: int = 0, progress: bool = False) -> ProxyCheck:
+    """Train every architecture at both budgets on the same validation split and compare the rankings."""
+    from scipy.stats import kendalltau, spearmanr
+
+    if len(archs) < 3:
+        raise BsnasError(f"a rank correlation needs at least 3 architectures, but got {len(archs)}")
+    rows = []
+    budgets = {"proxy": proxy, "ref": reference}
+    datasets = {key: load_data(spec, resolution=b.resolution, val_size=val_size, seed=seed)
+                for key, b in budgets.items()}
+    for i, arch in enumerate(archs):
+        row = {"arch": encode_arch(arch)}
+        for key, budget in budgets.items():
+            data = datasets[key]
+            start = time.perf_counter()
+            result = train_proxy(arch, data, budget.config, progress=progress)
+            row[f"{key}_acc"] = result.val_acc
+            row[f"{key}_seconds"] = time.perf_counter() - start
+            flops = count(arch, data.input_size, data.num_classes).flops
+            row[f"{key}_train_flops"] = 3 * flops * _train_images(budget.config, len(data.train_y))
+        if progress:
+            print(f"[{i + 1}/{len(archs)}] proxy {row['proxy_acc']:.4f}  reference {row['ref_acc']:.4f}  "
+                  f"{row['arch']}", flush=True)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    spearman = float(spearmanr(table.proxy_acc, table.ref_acc).statistic)
+    kendall = float(kendalltau(table.proxy_acc, table.ref_acc).statistic)
+    return ProxyCheck(table, spearman, kendall, table.proxy_seconds.sum() / table.ref_seconds.sum(),
+                      table.proxy_train_flops.sum() / table.ref_train_flops.sum())

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import bsnas.proxy as proxy_module
+from bsnas import BsnasError
+from bsnas.cli import main
+from bsnas.data import load_data
+from bsnas.proxy import ProxyConfig, resolve_device, train_proxy
+from bsnas.proxy_check import parse_budget, proxy_check
+
+TINY = "stem_reg_k3_s1_c8_relu:conv_bsu_k3_s1_c16_relu:conv_bsu_k3_s2_c16_relu:head"
+TINY_S = "stem_reg_k3_s1_c8_relu:conv_bss_p0.5_k3_s1_c16_relu:conv_bsu_k3_s2_c16_relu:head"
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_data("digits")
+
+
+def test_training_learns_digits(digits):
+    result = train_proxy(TINY, digits, ProxyConfig(epochs=4))
+    assert result.val_acc > 0.5 and result.epochs_run == 4 and result.diverged is None
+    assert result.images_per_sec > 0 and result.train_time > 0
+    assert result.settings["train_images"] == len(digits.train_y) and result.settings["epochs"] == 4
+
+
+def test_same_seed_same_metrics_other_seed_differs(digits):
+    config = ProxyConfig(epochs=2, subset=400)
+    a, b = train_proxy(TINY_S, digits, config), train_proxy(TINY_S, digits, config)
+    assert (a.val_acc, a.val_loss, a.train_loss) == (b.val_acc, b.val_loss, b.train_loss)
+    c = train_proxy(TINY_S, digits, ProxyConfig(epochs=2, subset=400, seed=1))
+    assert c.val_loss != a.val_loss
+
+
+def test_regulariser_is_added_only_for_bsconv_s(digits, monkeypatch):
+    calls = []
+    real = proxy_module.reg_loss
+    monkeypatch.setattr(proxy_module, "reg_loss", lambda model, alpha: calls.append(alpha) or real(model, alpha))
+    train_proxy(TINY, digits, ProxyConfig(epochs=1, subset=128, alpha=0.3))
+    assert calls == []
+    train_proxy(TINY_S, digits, ProxyConfig(epochs=1, subset=128, alpha=0.3))
+    assert calls and set(calls) == {0.3}
+
+
+def test_alpha_changes_bsconv_s_training(digits):
+    config = ProxyConfig(epochs=1, subset=256)
+    a = train_proxy(TINY_S, digits, config)
+    b = train_proxy(TINY_S, digits, ProxyConfig(epochs=1, subset=256, alpha=0.0))
+    assert a.train_loss != b.train_loss
+
+
+def test_divergence_stops_early_with_a_reason(digits):
+    result = train_proxy(TINY, digits, ProxyConfig(epochs=5, lr=1e9, warmup=0.0))
+    assert result.diverged and "lower the learning rate" in result.diverged
+    assert result.epochs_run < 5 and result.val_acc == 0.0
+
+
+def test_subset_and_resolution_errors(digits):
+    with pytest.raises(BsnasError, match="subset 5000 is larger than the 1438 training images"):
+        train_proxy(TINY, digits, ProxyConfig(subset=5000))
+    deep = TINY.replace(":head", ":conv_reg_k3_s2_c8_relu-conv_reg_k3_s2_c8_relu:head")
+    with pytest.raises(BsnasError, match=r"resolution 4x4 is smaller than the network's total stride 8"):
+        train_proxy(deep, load_data("digits", resolution=4), ProxyConfig(epochs=1))
+
+
+def test_config_validation():
+    with pytest.raises(BsnasError, match="epochs must be a positive integer, but got 0"):
+        ProxyConfig(epochs=0)
+    with pytest.raises(BsnasError, match="optimizer must be one of"):
+        ProxyConfig(optimizer="lion")
+
+
+def test_adamw_linear_schedule_and_test_split(tmp_path):
+    data = load_data("digits", test_spec="digits")
+    result = train_proxy(TINY, data, ProxyConfig(epochs=2, optimizer="adamw", schedule="linear",
+                                                 label_smoothing=0.1))
+    assert 0.0 < result.test_acc <= 1.0 and result.test_loss > 0
+
+
+def test_device_auto(monkeypatch):
+    assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto").type == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(BsnasError, match="CUDA is not available"):
+        resolve_device("cuda")
+
+
+def test_proxy_cli_json(capsys):
+    assert main(["proxy", TINY, "--epochs", "2", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["arch"] == TINY and out["epochs_run"] == 2 and out["settings"]["epochs"] == 2
+    assert out["flops"] > 0 and 0 <= out["val_acc"] <= 1
+
+
+def test_proxy_cli_errors(capsys):
+    assert main(["proxy", TINY, "--subset", "99999"]) == 2
+    assert "subset 99999 is larger" in capsys.readouterr().err
+
+
+def test_parse_budget():
+    budget = parse_budget("epochs=2,subset=300,resolution=16")
+    assert budget.resolution == 16 and budget.config.epochs == 2 and budget.config.subset == 300
+    with pytest.raises(BsnasError, match="KEY=VALUE"):
+        parse_budget("epochs2")
+    with pytest.raises(BsnasError, match="not a valid int"):
+        parse_budget("epochs=two")
+
+
+def test_proxy_check_on_digits(capsys):
+    archs = [TINY, TINY_S, "stem_reg_k3_s1_c4_relu:conv_dsc_k3_s2_c4_relu:head",
+             "stem_reg_k3_s1_c16_relu:basic_reg_k3_s1_c16_relu:head"]
+    assert main(["proxy-check", *archs, "--proxy", "epochs=2,subset=700", "--reference", "epochs=4",
+                 "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["rows"]) == 4 and -1 <= out["spearman"] <= 1 and -1 <= out["kendall"] <= 1
+    assert out["flop_ratio"] == round((2 * (700 // 64) * 64) / (4 * (1438 // 64) * 64), 4)  # images seen
+    with pytest.raises(BsnasError, match="at least 3 architectures"):
+        proxy_check([TINY], "digits", parse_budget(""), parse_budget(""))
