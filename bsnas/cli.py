@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -150,6 +151,88 @@ def cmd_proxy_check(args: argparse.Namespace) -> None:
     _emit(check.table.round(4), args.format, summary)
 
 
+def _trial_line(t) -> str:
+    a = t.user_attrs
+    cost = f"{a.get('flops', 0) / 1e6:7.3f} MFLOPs {a.get('params', 0) / 1e6:7.4f} Mparams" if "flops" in a else ""
+    status = a.get("status", "failed") if t.state.name == "COMPLETE" else t.state.name.lower()
+    if status in ("trained", "reused"):
+        extra = f"acc {a['accuracy']:.4f}" + (f" (reused #{a['reused_from']})" if status == "reused" else
+                                              f" {a.get('train_time', 0):5.1f}s")
+    elif status == "infeasible":
+        extra = "over budget, not trained"
+    else:
+        extra = a.get("fail_reason", "")
+    return f"#{t.number:<4d} {status:10s} {cost}  {extra}  {a.get('arch', '')}"
+
+
+def cmd_search(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from bsnas.front import pareto_front
+    from bsnas.search import SearchConfig, parse_amount, run_search, trained_trials
+
+    cfg = SearchConfig(space=args.space, data=args.data, trials=args.trials,
+                       objectives=tuple(o.strip() for o in args.objectives.split(",")),
+                       max_flops=parse_amount(args.max_flops), max_params=parse_amount(args.max_params),
+                       sampler=args.sampler, seed=args.seed, study=args.study, storage=args.storage, jobs=args.jobs,
+                       epochs=args.epochs, subset=args.subset, resolution=args.resolution,
+                       batch_size=args.batch_size, val_size=_val_size(args.val_size), device=args.device,
+                       runs_dir=args.runs_dir)
+    bar = None
+    best = 0.0
+
+    def on_trial(study, trial) -> None:
+        nonlocal bar, best
+        is_trained = trial.user_attrs.get("status") == "trained" and trial.state.name == "COMPLETE"
+        if bar is None:
+            bar = tqdm(total=cfg.trials, initial=len(trained_trials(study)) - is_trained, unit="arch",
+                       dynamic_ncols=True, desc=f"search {cfg.study_name}",
+                       disable=args.quiet or not sys.stderr.isatty())
+        bar.write(_trial_line(trial))
+        if is_trained:
+            best = max(best, trial.user_attrs["accuracy"])
+            bar.update()
+        bar.set_postfix(best=f"{best:.4f}", front=len(pareto_front(study)))
+
+    start = time.perf_counter()
+    study = run_search(cfg, on_trial=on_trial)
+    if bar is not None:
+        bar.close()
+    front = pareto_front(study)
+    trained = len(trained_trials(study))
+    print(f"\nstudy {cfg.study_name!r}: {trained} architectures trained, {len(study.trials)} trials, "
+          f"{time.perf_counter() - start:.0f}s; Pareto front ({len(front)}):")
+    shown = front.assign(accuracy=front.accuracy.round(4), mflops=front.mflops.round(3),
+                         mparams=front.mparams.round(4)).drop(columns="status")
+    print(shown.to_string(index=False) if len(shown) else "(empty)")
+
+
+def cmd_spaces(args: argparse.Namespace) -> None:
+    from bsnas.space import find_spaces, load_space
+    from bsnas.space_stats import describe_space
+
+    target = Path(args.path) if args.path else None
+    paths = find_spaces(target) if target is not None and target.is_dir() else (
+        [target] if target is not None else find_spaces())
+    if not paths:
+        raise BsnasError(f"no *.yaml search spaces in {str(target)!r}")
+    rows = []
+    for path in paths:
+        stats = describe_space(load_space(path))
+        rows.append({"name": stats.name, "file": str(path), "architectures": f"{stats.size:.3g}",
+                     "input": "x".join(map(str, stats.input_size)),
+                     "mflops": f"{stats.min_flops / 1e6:.3f}-{stats.max_flops / 1e6:.1f}",
+                     "params": f"{stats.min_params:,}-{stats.max_params:,}",
+                     "parameters": len(stats.parameters), "names": " ".join(stats.parameters)})
+    df = pd.DataFrame(rows)
+    if args.format == "table":
+        print(df.drop(columns="names").to_string(index=False))
+        for row in rows:
+            print(f"\n{row['name']} parameters: {row['names']}")
+    else:
+        _emit(df, args.format)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bsnas", description=__doc__)
     parser.add_argument("--version", action="version", version=f"bsnas {__version__}")
@@ -194,6 +277,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", default="epochs=20", help="reference budget, same keys")
     p.add_argument("--format", **fmt)
     p.set_defaults(func=cmd_proxy_check)
+
+    p = sub.add_parser("search", help="search a space for Pareto-optimal architectures (accuracy vs cost)")
+    p.add_argument("--space", required=True, help="search space YAML file, or a name in search_spaces/")
+    _add_proxy_args(p)
+    p.add_argument("--trials", type=int, default=20, help="architectures to train in the study, in total")
+    p.add_argument("--max-flops", default=None, help="hard FLOPs budget, e.g. 50M (checked before training)")
+    p.add_argument("--max-params", default=None, help="hard parameter budget, e.g. 1.5M")
+    p.add_argument("--objectives", default="accuracy,flops", help="accuracy,flops or accuracy,flops,params")
+    p.add_argument("--sampler", choices=("tpe", "nsga2", "gp", "random"), default="tpe")
+    p.add_argument("--study", default=None, help="study name (default: the space's name)")
+    p.add_argument("--storage", default=None, help="Optuna storage URL or JournalFile path "
+                   "(default: $BSNAS_STORAGE, else sqlite:///runs/<study>/study.db)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes on this machine")
+    p.add_argument("--epochs", type=int, default=10, help="proxy training epochs per architecture")
+    p.add_argument("--subset", type=int, default=None, help="proxy training images (stratified subset)")
+    p.add_argument("--resolution", type=int, default=None, help="proxy input resolution R x R")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--runs-dir", default="runs", help="where runs/<study>/ goes")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("spaces", help="list search spaces: size, FLOPs and params range, parameter names")
+    p.add_argument("path", nargs="?", help="a space file or a folder of them (default: search_spaces/)")
+    p.add_argument("--format", **fmt)
+    p.set_defaults(func=cmd_spaces)
     return parser
 
 

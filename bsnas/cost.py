@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from bsnas.arch import Arch, Block
+from bsnas.arch import Arch, Block, Head
 from bsnas.codec import decode_arch
 from bsnas.errors import BsnasError
 from bsnas.layers import bsconv_s_mid_channels
 
-__all__ = ["Cost", "StageCost", "count", "count_stages"]
+__all__ = ["Cost", "StageCost", "block_cost", "count", "count_stages", "head_cost"]
 
 
 class Cost(NamedTuple):
@@ -64,6 +64,19 @@ class _Tally:
         squeeze = c // divisor
         self.flops += c * self.h * self.w + 2 * c * squeeze
         self.params += 2 * c * squeeze + squeeze + c
+
+    def head(self, head: Head, width: int, num_classes: int) -> None:
+        if head.bn:
+            self.bn(width)
+        if head.width is not None:
+            self.conv(width, head.width, 1)
+            self.bn(head.width)
+            width = head.width
+            if head.se is not None:
+                self.se(width, head.se)
+        self.flops += width * self.h * self.w + width * num_classes
+        self.params += width * num_classes + num_classes
+        self.h = self.w = 1
 
     def block_conv(self, b: Block, cin: int, cout: int, s: int) -> None:
         if b.op == "regular":
@@ -163,20 +176,23 @@ def count_stages(arch: Arch | str, input_size: tuple[int, int, int] = (3, 32, 32
         stage = arch.stages[fb.stage - 1] if fb.stage else (arch.stem.conv,)
         if fb.index == len(stage) - 1:
             close(f"s{fb.stage}" if fb.stage else "stem", len(stage), fb.block.width)
-    head, width = arch.head, arch.stages[-1][-1].width
-    if head.bn:
-        tally.bn(width)
-    if head.width is not None:
-        tally.conv(width, head.width, 1)
-        tally.bn(head.width)
-        width = head.width
-        if head.se is not None:
-            tally.se(width, head.se)
-    tally.flops += width * tally.h * tally.w + width * num_classes
-    tally.params += width * num_classes + num_classes
-    tally.h = tally.w = 1
+    tally.head(arch.head, arch.stages[-1][-1].width, num_classes)
     close("head", 0, num_classes)
     return rows
+
+
+def block_cost(block: Block, in_channels: int, hw: tuple[int, int]) -> tuple[int, int, tuple[int, int]]:
+    """(FLOPs, params, output height and width) of one block fed ``in_channels`` × ``hw``."""
+    tally = _Tally(*hw)
+    tally.block(block, in_channels)
+    return tally.flops, tally.params, (tally.h, tally.w)
+
+
+def head_cost(head: Head, in_channels: int, hw: tuple[int, int], num_classes: int) -> tuple[int, int]:
+    """(FLOPs, params) of the head, pooling and classifier."""
+    tally = _Tally(*hw)
+    tally.head(head, in_channels, num_classes)
+    return tally.flops, tally.params
 
 
 def count(arch: Arch | str, input_size: tuple[int, int, int] = (3, 32, 32), num_classes: int = 10) -> Cost:

@@ -57,7 +57,8 @@ def _check_labels(y: np.ndarray, num_classes: int, source: str) -> np.ndarray:
 
 def _to_nchw(x: np.ndarray, source: str) -> np.ndarray:
     if x.dtype != np.uint8:
-        raise BsnasError(f"{source}: images 'x' must be uint8 (0-255), but got {x.dtype}; convert with x.astype('uint8')")
+        raise BsnasError(f"{source}: images 'x' must be uint8 (0-255), but got {x.dtype}; "
+                         "convert with x.astype('uint8')")
     if x.ndim == 3:
         x = x[:, None]
     if x.ndim != 4:

@@ -7,7 +7,7 @@ standard library can still catch them.
 
 from __future__ import annotations
 
-__all__ = ["BsnasError", "ArchError", "RecordError", "UnknownNameError"]
+__all__ = ["ArchError", "BsnasError", "RecordError", "SearchError", "SpaceError", "UnknownNameError"]
 
 
 class BsnasError(ValueError):
@@ -29,3 +29,11 @@ class UnknownNameError(BsnasError):
 def unknown_name(what: str, got: object, valid: list[str] | tuple[str, ...]) -> UnknownNameError:
     """Build the standard 'unknown X' error, listing the valid names."""
     return UnknownNameError(f"unknown {what} {got!r}; valid {what}s are: {', '.join(valid)}")
+
+
+class SpaceError(BsnasError):
+    """A search-space file is missing, unreadable or breaks a rule."""
+
+
+class SearchError(BsnasError):
+    """A search cannot start or continue as asked (budget, storage, changed configuration)."""

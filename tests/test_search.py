@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import json
+import os
+
+import optuna
+import pytest
+import torch
+from optuna.trial import TrialState
+
+import bsnas.search as search_module
+from bsnas.cli import main
+from bsnas.errors import SearchError
+from bsnas.front import pareto_front
+from bsnas.search import SearchConfig, parse_amount, run_search, trained_trials
+
+FAST = {"space": "tiny", "data": "digits", "epochs": 1, "subset": 256, "batch_size": 64}
+TRIO = """
+name: trio
+input_size: [1, 8, 8]
+stem: {width: [8]}
+stages:
+  - {block: conv, stride: 2, depth: [1], width: [8, 12, 16], ops: [bsconv_u], kernel: [3]}
+"""
+
+
+def config(tmp_path, **kw) -> SearchConfig:
+    return SearchConfig(**{**FAST, "runs_dir": str(tmp_path / "runs"), "study": "t", **kw})
+
+
+def archs_of(study):
+    return [t.user_attrs["arch"] for t in trained_trials(study)]
+
+
+def test_search_trains_n_architectures_and_stores_everything(tmp_path):
+    cfg = config(tmp_path, trials=3)
+    study = run_search(cfg)
+    assert (tmp_path / "runs" / "t" / "study.db").exists()
+    written = json.loads((tmp_path / "runs" / "t" / "config.json").read_text())
+    assert written["trials"] == 3 and written["storage"].startswith("sqlite:///") and written["input_size"] == [1, 8, 8]
+    trained = trained_trials(study)
+    assert len(trained) == 3
+    assert study.metric_names == ["accuracy", "flops"]
+    for t in trained:
+        a = t.user_attrs
+        assert {"arch", "flops", "params", "accuracy", "proxy", "seed", "train_time", "images_per_sec"} <= set(a)
+        assert t.values == [a["accuracy"], float(a["flops"])]
+        assert a["proxy"]["epochs"] == 1 and a["proxy"]["train_images"] == 256
+
+
+def test_params_objective_and_amounts(tmp_path):
+    study = run_search(config(tmp_path, trials=2, objectives=("accuracy", "flops", "params")))
+    assert study.metric_names == ["accuracy", "flops", "params"] and len(study.directions) == 3
+    assert parse_amount("50M") == 50_000_000 and parse_amount("1.5k") == 1500 and parse_amount("2G") == 2 * 10**9
+    with pytest.raises(Exception, match="cannot read '50X'"):
+        parse_amount("50X")
+
+
+def test_budget_is_enforced_before_training(tmp_path, monkeypatch):
+    trained_flops = []
+    real = search_module.train_proxy
+    monkeypatch.setattr(search_module, "train_proxy",
+                        lambda arch, data, cfg: trained_flops.append(arch) or real(arch, data, cfg))
+    study = run_search(config(tmp_path, trials=4, max_flops=250_000, sampler="random"))
+    trained = trained_trials(study)
+    assert len(trained) == 4 == len(trained_flops)
+    assert all(t.user_attrs["flops"] <= 250_000 and t.constraints["flops"] <= 0 for t in trained)
+    infeasible = [t for t in study.trials if t.user_attrs.get("status") == "infeasible"]
+    assert infeasible, "the random sampler should have drawn over-budget architectures"
+    assert all(t.constraints["flops"] > 0 and "accuracy" not in t.user_attrs for t in infeasible)
+    assert all(f["mflops"] * 1e6 <= 250_000 for _, f in pareto_front(study).iterrows())
+
+
+def test_budget_below_the_smallest_architecture_stops_before_starting(tmp_path):
+    with pytest.raises(SearchError, match=r"smallest architecture of space 'tiny' has 34,496 FLOPs, over the "
+                                          r"budget of 1,000"):
+        run_search(config(tmp_path, max_flops=1000))
+    assert not (tmp_path / "runs" / "t" / "study.db").exists()
+
+
+def test_duplicates_are_reused_not_retrained(tmp_path):
+    space = tmp_path / "trio.yaml"
+    space.write_text(TRIO)
+    study = run_search(config(tmp_path, space=str(space), trials=3, sampler="random"))
+    archs = archs_of(study)
+    assert len(archs) == len(set(archs)) == 3
+    reused = [t for t in study.trials if t.user_attrs.get("status") == "reused"]
+    assert reused, "three architectures, random draws: some repeat"
+    by_number = {t.number: t for t in study.trials}
+    for t in reused:
+        source = by_number[t.user_attrs["reused_from"]]
+        assert source.user_attrs["arch"] == t.user_attrs["arch"] and t.values == source.values
+
+
+def test_resume_continues_to_the_total(tmp_path):
+    first = run_search(config(tmp_path, trials=2))
+    kept = archs_of(first)
+    study = run_search(config(tmp_path, trials=4))
+    assert len(trained_trials(study)) == 4 and archs_of(study)[:2] == kept
+    numbers = [t.number for t in study.trials]
+    assert numbers == sorted(set(numbers))
+
+
+def test_interrupted_search_resumes_without_losing_or_repeating(tmp_path):
+    def stop_after_first(study, trial):
+        if trial.state == TrialState.COMPLETE:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_search(config(tmp_path, trials=3), on_trial=stop_after_first)
+    study = run_search(config(tmp_path, trials=3))
+    assert len(trained_trials(study)) == 3 and len(set(archs_of(study))) == 3
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3  # nothing lost, nothing repeated
+
+
+def test_changed_configuration_is_refused(tmp_path):
+    run_search(config(tmp_path, trials=1))
+    with pytest.raises(SearchError, match=r"epochs 1 -> 2.*repeat the original settings"):
+        run_search(config(tmp_path, trials=2, epochs=2))
+
+
+def test_failing_trials_do_not_end_the_search(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = search_module.train_proxy
+
+    def flaky(arch, data, cfg):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("boom")
+        if calls["n"] == 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(arch, data, cfg)
+
+    monkeypatch.setattr(search_module, "train_proxy", flaky)
+    study = run_search(config(tmp_path, trials=2))
+    failed = [t for t in study.trials if t.state == TrialState.FAIL]
+    assert [t.user_attrs["fail_reason"] for t in failed] == ["RuntimeError: boom",
+                                                             "OutOfMemoryError: CUDA out of memory (simulated)"]
+    assert len(trained_trials(study)) == 2
+
+
+def test_diverging_trials_fail_with_the_reason_and_give_up_after_ten(tmp_path, monkeypatch):
+    monkeypatch.setattr(SearchConfig, "proxy", lambda self: search_module.ProxyConfig(
+        epochs=3, subset=512, lr=1e12, warmup=0.0))
+    with pytest.raises(SearchError, match="10 trials in a row failed; the last said: BsnasError: training diverged"):
+        run_search(config(tmp_path, trials=2))
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "nsga2", "gp", "random"])
+def test_samplers_are_seeded(tmp_path, sampler):
+    a = run_search(config(tmp_path / "a", trials=3, sampler=sampler, seed=7))
+    b = run_search(config(tmp_path / "b", trials=3, sampler=sampler, seed=7))
+    assert archs_of(a) == archs_of(b)
+    assert [t.user_attrs["accuracy"] for t in trained_trials(a)] == [t.user_attrs["accuracy"]
+                                                                       for t in trained_trials(b)]
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "journal"])
+def test_parallel_workers_share_one_study(tmp_path, storage):
+    url = None if storage == "sqlite" else str(tmp_path / "study.log")
+    study = run_search(config(tmp_path, trials=5, jobs=2, storage=url, sampler="random"))
+    trained = trained_trials(study)
+    assert len(trained) == 5
+    numbers = [t.number for t in study.trials]
+    assert len(numbers) == len(set(numbers))
+    assert not [t for t in study.trials if t.state == TrialState.RUNNING]
+
+
+def test_storage_falls_back_to_the_environment(tmp_path, monkeypatch):
+    path = tmp_path / "env.log"
+    monkeypatch.setenv("BSNAS_STORAGE", str(path))
+    run_search(config(tmp_path, trials=1))
+    assert path.exists() and not (tmp_path / "runs" / "t" / "study.db").exists()
+    study = optuna.load_study(study_name="t", storage=search_module.open_storage(str(path)))
+    assert len(trained_trials(study)) == 1
+
+
+def test_postgresql_storage(tmp_path):
+    url = os.environ.get("BSNAS_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set BSNAS_TEST_POSTGRES_URL (bash .ci/run installs and starts one)")
+    name = f"pg-{os.getpid()}"
+    study = run_search(config(tmp_path, trials=3, jobs=2, storage=url, study=name, sampler="random"))
+    assert len(trained_trials(study)) == 3
+    optuna.delete_study(study_name=name, storage=url)
+
+
+def test_search_cli_prints_trials_and_the_front(tmp_path, capsys):
+    argv = ["search", "--space", "tiny", "--trials", "2", "--epochs", "1", "--subset", "200",
+            "--study", "cli", "--runs-dir", str(tmp_path), "--max-flops", "2M", "--objectives", "accuracy,flops,params"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count(" trained ") >= 2 and "Pareto front" in out and "stem_" in out
+
+
+@pytest.mark.parametrize(
+    "extra,fragment",
+    [
+        (["--max-flops", "50X"], "cannot read '50X' as an amount"),
+        (["--objectives", "flops,accuracy"], "objectives must be accuracy followed by"),
+        (["--space", "nope"], "no search space file at 'nope'"),
+        (["--max-params", "10"], "smallest architecture of space 'tiny' has 1,284 params, over the budget of 10"),
+        (["--storage", "mongodb:/x"], "neither a database URL"),
+        (["--subset", "100000"], "--subset 100000 is larger than the 1438 training images"),
+    ],
+)
+def test_search_cli_errors(tmp_path, capsys, extra, fragment):
+    argv = ["search", "--space", "tiny", "--trials", "1", "--runs-dir", str(tmp_path), *extra]
+    if "--space" in extra:
+        argv = argv[:1] + argv[3:]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1
