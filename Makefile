@@ -10,13 +10,15 @@ $(BIN)/bsnas: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# The tested CPU build; a bare `torch` would resolve to a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,postgres]'
 	touch $(BIN)/bsnas
 
 setup: $(BIN)/bsnas
 
+# The quickstart: a real search on the embedded digits data with the tiny space, then its Pareto front.
 run: setup
-	$(BIN)/bsnas baselines
+	rm -rf runs/quickstart
+	$(BIN)/bsnas search --space tiny --data digits --trials 24 --epochs 10 --study quickstart
 
 test: setup
 	$(BIN)/python -m pytest -q
