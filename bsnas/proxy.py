@@ -16,7 +16,7 @@ from bsnas.errors import BsnasError
 from bsnas.layers import reg_loss
 from bsnas.model import build_model
 
-__all__ = ["ProxyConfig", "ProxyResult", "evaluate", "resolve_device", "train_proxy"]
+__all__ = ["ProxyConfig", "ProxyResult", "Trainer", "evaluate", "resolve_device", "train_proxy"]
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("onecycle", "linear")
@@ -130,6 +130,94 @@ def evaluate(model: nn.Module, data: ProxyData, x: torch.Tensor, y: torch.Tensor
     return correct / len(y), loss / len(y)
 
 
+class Trainer:
+    """One model, its optimiser, schedule and random state; trains epoch by epoch.
+
+    Everything that decides the next epoch is in :meth:`state_dict`, so a run
+    restored from it continues exactly as if it had never stopped.
+    """
+
+    def __init__(self, arch: Arch | str, data: ProxyData, config: ProxyConfig, device: torch.device):
+        self.data, self.config, self.device = data, config, device
+        torch.manual_seed(config.seed)
+        model = build_model(arch, data.num_classes, data.input_size[0])
+        size = data.input_size
+        if min(size[1:]) < model.arch.total_stride:
+            raise BsnasError(f"resolution {size[1]}x{size[2]} is smaller than the network's total stride "
+                             f"{model.arch.total_stride}; raise --resolution or use a space with fewer stride-2 "
+                             "blocks")
+        self.fmt = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.model = model.to(device=device, memory_format=self.fmt)
+        self.x, self.y = data.train_x.to(device), data.train_y.to(device)
+        if config.subset is not None:
+            if config.subset > len(self.y):
+                raise BsnasError(f"subset {config.subset} is larger than the {len(self.y)} training images; "
+                                 f"use --subset {len(self.y)} or less")
+            idx = torch.from_numpy(stratified_subset(self.y.cpu().numpy(), config.subset, config.seed)).to(device)
+            self.x, self.y = self.x[idx], self.y[idx]
+        self.batch = min(config.batch_size, len(self.y))
+        self.steps_per_epoch = max(1, len(self.y) // self.batch)
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if config.optimizer == "sgd":
+            self.opt = torch.optim.SGD(params, lr=config.peak_lr, momentum=0.9, nesterov=True,
+                                       weight_decay=config.weight_decay)
+        else:
+            self.opt = torch.optim.AdamW(params, lr=config.peak_lr, weight_decay=config.weight_decay)
+        self.sched = _scheduler(self.opt, config, self.steps_per_epoch * config.epochs)
+        self.use_reg = _has_reg_loss(self.model)
+        self.pad = config.pad if config.pad is not None else max(1, size[1] // 8)
+        self.gen = torch.Generator().manual_seed(config.seed)
+        self.epoch, self.seen, self.train_time = 0, 0, 0.0
+
+    def run_epoch(self, bar=None) -> tuple[float, str | None]:
+        """Train one epoch; return (mean training loss, divergence reason or None)."""
+        cfg, data = self.config, self.data
+        self.model.train()
+        order = torch.randperm(len(self.y), generator=self.gen).to(self.device)
+        loss_sum, start = 0.0, time.perf_counter()
+        for step in range(self.steps_per_epoch):
+            sel = order[step * self.batch:(step + 1) * self.batch]
+            xb = data.normalize(self.x[sel])
+            if cfg.augment:
+                xb = augment_batch(xb, self.pad, data.hflip, self.gen)
+            loss = F.cross_entropy(self.model(xb.contiguous(memory_format=self.fmt)), self.y[sel],
+                                   label_smoothing=cfg.label_smoothing)
+            if self.use_reg:
+                loss = loss + reg_loss(self.model, cfg.alpha)
+            value = loss.item()
+            if not math.isfinite(value):
+                self.train_time += time.perf_counter() - start
+                return float("nan"), (f"loss became {value} at epoch {self.epoch + 1}, step {step + 1}; "
+                                      "lower the learning rate")
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.sched.step()
+            self.seen += len(sel)
+            loss_sum += value
+            if bar is not None:
+                bar.set_postfix(epoch=self.epoch + 1, loss=f"{value:.3f}", refresh=False)
+                bar.update()
+        self.train_time += time.perf_counter() - start
+        self.epoch += 1
+        return loss_sum / self.steps_per_epoch, None
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        return evaluate(self.model, self.data, x, y, self.config.channels_last)
+
+    def state_dict(self) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                "scheduler": self.sched.state_dict(), "generator": self.gen.get_state(),
+                "epoch": self.epoch, "seen": self.seen, "train_time": self.train_time}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.gen.set_state(state["generator"])
+        self.epoch, self.seen, self.train_time = int(state["epoch"]), int(state["seen"]), float(state["train_time"])
+
+
 def train_proxy(arch: Arch | str, data: ProxyData, config: ProxyConfig = ProxyConfig(),
                 progress: bool = False) -> ProxyResult:
     """Train ``arch`` on ``data`` with ``config`` and score it on the validation split.
@@ -139,79 +227,25 @@ def train_proxy(arch: Arch | str, data: ProxyData, config: ProxyConfig = ProxyCo
     ``diverged`` set and accuracy 0.
     """
     device = resolve_device(config.device)
-    torch.manual_seed(config.seed)
-    model = build_model(arch, data.num_classes, data.input_size[0])
-    size = data.input_size
-    if min(size[1:]) < model.arch.total_stride:
-        raise BsnasError(f"resolution {size[1]}x{size[2]} is smaller than the network's total stride "
-                         f"{model.arch.total_stride}; raise --resolution or use a space with fewer stride-2 blocks")
-    fmt = torch.channels_last if config.channels_last else torch.contiguous_format
-    model = model.to(device=device, memory_format=fmt)
-    x_all, y_all = data.train_x.to(device), data.train_y.to(device)
-    if config.subset is not None:
-        if config.subset > len(y_all):
-            raise BsnasError(f"subset {config.subset} is larger than the {len(y_all)} training images; "
-                             f"use --subset {len(y_all)} or less")
-        idx = torch.from_numpy(stratified_subset(y_all.cpu().numpy(), config.subset, config.seed)).to(device)
-        x_all, y_all = x_all[idx], y_all[idx]
-    n = len(y_all)
-    batch = min(config.batch_size, n)
-    steps_per_epoch = max(1, n // batch)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if config.optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=config.peak_lr, momentum=0.9, nesterov=True,
-                              weight_decay=config.weight_decay)
-    else:
-        opt = torch.optim.AdamW(params, lr=config.peak_lr, weight_decay=config.weight_decay)
-    sched = _scheduler(opt, config, steps_per_epoch * config.epochs)
-    use_reg = _has_reg_loss(model)
-    pad = config.pad if config.pad is not None else max(1, size[1] // 8)
-    gen = torch.Generator().manual_seed(config.seed)
-    bar = _progress(progress, steps_per_epoch * config.epochs)
-    diverged, seen, epochs_run, loss_sum, loss_n = None, 0, 0, 0.0, 0
-    start = time.perf_counter()
-    for epoch in range(config.epochs):
-        model.train()
-        order = torch.randperm(n, generator=gen).to(device)
-        for step in range(steps_per_epoch):
-            sel = order[step * batch:(step + 1) * batch]
-            xb = data.normalize(x_all[sel])
-            if config.augment:
-                xb = augment_batch(xb, pad, data.hflip, gen)
-            logits = model(xb.contiguous(memory_format=fmt))
-            loss = F.cross_entropy(logits, y_all[sel], label_smoothing=config.label_smoothing)
-            if use_reg:
-                loss = loss + reg_loss(model, config.alpha)
-            value = loss.item()
-            if not math.isfinite(value):
-                diverged = f"loss became {value} at epoch {epoch + 1}, step {step + 1}; lower the learning rate"
-                break
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            seen += len(sel)
-            if epoch == config.epochs - 1:
-                loss_sum, loss_n = loss_sum + value, loss_n + 1
-            if bar is not None:
-                bar.set_postfix(epoch=epoch + 1, loss=f"{value:.3f}", refresh=False)
-                bar.update()
+    trainer = Trainer(arch, data, config, device)
+    bar = _progress(progress, trainer.steps_per_epoch * config.epochs)
+    diverged, train_loss = None, float("nan")
+    for _ in range(config.epochs):
+        train_loss, diverged = trainer.run_epoch(bar)
         if diverged:
             break
-        epochs_run += 1
-    train_time = time.perf_counter() - start
     if bar is not None:
         bar.close()
-    settings = {"data": data.spec, "input_size": list(size), "train_images": n, "val_images": len(data.val_y),
-                **asdict(config), "device": str(device)}
+    settings = {"data": data.spec, "input_size": list(data.input_size), "train_images": len(trainer.y),
+                "val_images": len(data.val_y), **asdict(config), "device": str(device)}
+    speed = trainer.seen / max(trainer.train_time, 1e-9)
     if diverged:
-        return ProxyResult(0.0, float("inf"), float("nan"), epochs_run, train_time, seen / train_time,
-                           diverged, settings=settings)
-    val_acc, val_loss = evaluate(model, data, data.val_x, data.val_y, config.channels_last)
-    result = ProxyResult(val_acc, val_loss, loss_sum / max(1, loss_n), epochs_run, train_time,
-                         seen / max(train_time, 1e-9), settings=settings)
+        return ProxyResult(0.0, float("inf"), float("nan"), trainer.epoch, trainer.train_time, speed, diverged,
+                           settings=settings)
+    val_acc, val_loss = trainer.evaluate(data.val_x, data.val_y)
+    result = ProxyResult(val_acc, val_loss, train_loss, trainer.epoch, trainer.train_time, speed, settings=settings)
     if data.test_x is not None:
-        result.test_acc, result.test_loss = evaluate(model, data, data.test_x, data.test_y, config.channels_last)
+        result.test_acc, result.test_loss = trainer.evaluate(data.test_x, data.test_y)
     return result
 
 
