@@ -203,7 +203,7 @@ def cmd_search(args: argparse.Namespace) -> None:
     print(f"\nstudy {cfg.study_name!r}: {trained} architectures trained, {len(study.trials)} trials, "
           f"{time.perf_counter() - start:.0f}s; Pareto front ({len(front)}):")
     shown = front.assign(accuracy=front.accuracy.round(4), mflops=front.mflops.round(3),
-                         mparams=front.mparams.round(4)).drop(columns="status")
+                         mparams=front.mparams.round(4)).drop(columns=["status", "flops", "params"])
     print(shown.to_string(index=False) if len(shown) else "(empty)")
 
 
@@ -231,6 +231,69 @@ def cmd_spaces(args: argparse.Namespace) -> None:
             print(f"\n{row['name']} parameters: {row['names']}")
     else:
         _emit(df, args.format)
+
+
+def cmd_front(args: argparse.Namespace) -> None:
+    from bsnas.front import hypervolume, hypervolume_history, pareto_front, trials_frame
+    from bsnas.storage import load_existing_study
+
+    studies = [load_existing_study(name, args.storage, args.runs_dir) for name in args.study]
+    study = studies[0]
+    front = pareto_front(study)
+    hv = hypervolume(study)
+    baselines = None
+    if args.baselines is not None:
+        from bsnas.baseline_eval import DEFAULT_BASELINES, evaluate_baselines
+
+        names = [n for n in args.baselines.split(",") if n] or list(DEFAULT_BASELINES)
+        baselines = evaluate_baselines(study, names, args.device, log=lambda m: print(m, file=sys.stderr))
+    if args.plot:
+        from bsnas.plots import PlotData, write_plot
+
+        trials = trials_frame(study)
+        data = PlotData(study.study_name, trials[trials.status == "trained"], front, hypervolume_history(study),
+                        baselines, {s.study_name: pareto_front(s) for s in studies[1:]})
+        write_plot(data, args.plot, args.x)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    shown = front.assign(accuracy=front.accuracy.round(4), mflops=front.mflops.round(4),
+                         mparams=front.mparams.round(5)).drop(columns=["status", "flops", "params"])
+    extra = {"study": study.study_name, "front_size": len(front), "hypervolume": round(hv, 6),
+             "hypervolume_reference": "error 1-accuracy, flops/max_flops, params/max_params of the space; ref (1,..,1)"}
+    if args.format == "markdown":
+        print(f"Pareto front of {study.study_name!r}: {len(front)} architectures, hypervolume {hv:.4f}\n")
+        print(shown.to_markdown(index=False))
+    else:
+        _emit(shown, args.format, extra)
+    if baselines is not None and args.format in ("table", "markdown"):
+        print("\nbaselines on the same proxy:")
+        print(baselines.drop(columns="diverged").to_string(index=False))
+    for other in studies[1:]:
+        if args.format in ("table", "markdown"):
+            print(f"\nfront of {other.study_name!r} (hypervolume {hypervolume(other):.4f}):")
+            print(pareto_front(other).drop(columns=["status", "flops", "params"]).to_string(index=False))
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from bsnas.export import export_front, export_trial
+    from bsnas.storage import load_existing_study
+
+    study = load_existing_study(args.study, args.storage, args.runs_dir)
+    if args.front:
+        index = export_front(study, args.out, args.format)
+        print(f"wrote {index}")
+    else:
+        written = export_trial(study, args.trial, args.out, args.format, args.weights)
+        print(json.dumps(written, indent=2))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from bsnas.train import train
+
+    record = resolve_arch(args.arch)
+    summary = train(record, args.data, args.epochs, args.out, test_spec=args.test_data, resume=args.resume,
+                    seed=args.seed, batch_size=args.batch_size, lr=args.lr, resolution=args.resolution,
+                    val_size=_val_size(args.val_size), device=args.device, progress=sys.stderr.isatty())
+    print(json.dumps(summary, indent=2))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -297,6 +360,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default="runs", help="where runs/<study>/ goes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("front", help="the Pareto front of a study: table, hypervolume, plots, baselines")
+    p.add_argument("--study", action="append", required=True, help="study name; repeat to compare fronts")
+    p.add_argument("--storage", default=None, help="Optuna storage URL (default: $BSNAS_STORAGE, then runs/)")
+    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--format", choices=("table", "csv", "json", "markdown"), default="table")
+    p.add_argument("--plot", default=None, metavar="FILE.html|FILE.png", help="write a plot of the front")
+    p.add_argument("--x", choices=("flops", "params"), default="flops", help="cost axis of the plot")
+    p.add_argument("--baselines", nargs="?", const="", default=None, metavar="NAMES",
+                   help="overlay the paper's families on the same proxy (comma list; default: small ones)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_front)
+
+    p = sub.add_parser("export", help="export a trial or the whole front as JSON records, ONNX or pt2")
+    p.add_argument("--study", required=True)
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--trial", type=int, help="trial number")
+    which.add_argument("--front", action="store_true", help="every Pareto-optimal trial, with an index.json")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--format", default="json", help="comma list of json, onnx, pt2")
+    p.add_argument("--weights", default=None, help="model.safetensors from `bsnas train` (default: initial)")
+    p.add_argument("--storage", default=None)
+    p.add_argument("--runs-dir", default="runs")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("train", help="train one architecture at full length with checkpoints")
+    p.add_argument("arch", help="architecture string, baseline name or JSON record")
+    _add_proxy_args(p)
+    p.set_defaults(val_size=0.1)
+    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--out", required=True, help="folder for record.json, model.safetensors, metrics.jsonl")
+    p.add_argument("--test-data", default=None, help="report test accuracy on this dataset (only when given)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--resolution", type=int, default=None)
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("spaces", help="list search spaces: size, FLOPs and params range, parameter names")
     p.add_argument("path", nargs="?", help="a space file or a folder of them (default: search_spaces/)")

@@ -292,6 +292,9 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, str, optuna.Study, ProxyDat
     resolve_device(cfg.device)
     url = resolve_storage_url(cfg.storage, cfg.run_dir)
     study = _open_study(cfg, space, url, create=True, seed=cfg.seed)
+    study.set_user_attr("space_max", {"flops": stats.max_flops, "params": stats.max_params})
+    study.set_user_attr("data_info", {"input_size": list(data.input_size), "num_classes": data.num_classes,
+                                      "classes": list(data.classes)[:1000]})
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     resolved = dataclasses.asdict(cfg) | {"storage": url, "space_path": space.path, "space_hash": _space_hash(
         space.path), "input_size": list(data.input_size), "num_classes": data.num_classes,

@@ -10,7 +10,7 @@ import optuna
 
 from bsnas.errors import SearchError
 
-__all__ = ["STORAGE_ENV", "open_storage", "resolve_storage_url"]
+__all__ = ["STORAGE_ENV", "load_existing_study", "open_storage", "resolve_storage_url"]
 
 STORAGE_ENV = "BSNAS_STORAGE"
 HEARTBEAT_SECONDS = 10
@@ -54,3 +54,20 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
                           "bsnas[postgres]") from None
     except Exception as err:  # sqlalchemy raises many kinds for unreachable servers
         raise SearchError(f"cannot open storage {url!r}: {type(err).__name__}: {str(err).splitlines()[0]}") from None
+
+
+def load_existing_study(name: str, storage: str | None = None, runs_dir: str | Path = "runs") -> optuna.Study:
+    """Open a study that a search created, by name (``--storage``, ``$BSNAS_STORAGE`` or ``runs/<name>``)."""
+    url = storage or os.environ.get(STORAGE_ENV)
+    if not url:
+        db = Path(runs_dir) / name / "study.db"
+        if not db.is_file():
+            raise SearchError(f"no study {name!r}: {db} does not exist; run `bsnas search --study {name}` first, "
+                              "or pass --storage")
+        url = f"sqlite:///{db.resolve()}"
+    backend = open_storage(url)
+    names = [s.study_name for s in backend.get_all_studies()]
+    if name not in names:
+        raise SearchError(f"no study {name!r} in {url}; studies there: {', '.join(names) or 'none'}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.load_study(study_name=name, storage=backend)
