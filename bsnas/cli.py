@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from bsnas import __version__
 from bsnas.baselines import baseline, list_baselines
 from bsnas.codec import decode_arch
 from bsnas.cost import count_stages
 from bsnas.errors import BsnasError
 from bsnas.record import ArchRecord, load_record
+from bsnas.version import __version__
 
 __all__ = ["main", "resolve_arch"]
 

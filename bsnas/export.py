@@ -18,11 +18,11 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
-from bsnas import __version__
 from bsnas.codec import decode_arch
 from bsnas.errors import BsnasError
 from bsnas.front import pareto_front
 from bsnas.record import ArchRecord
+from bsnas.version import __version__
 
 __all__ = ["FORMATS", "export_front", "export_onnx", "export_pt2", "export_trial", "trial_record"]
 

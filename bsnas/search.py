@@ -29,7 +29,6 @@ import optuna
 import torch
 from optuna.trial import FrozenTrial, TrialState
 
-from bsnas import __version__
 from bsnas.codec import encode_arch
 from bsnas.cost import count
 from bsnas.data import ProxyData, load_data
@@ -38,6 +37,7 @@ from bsnas.proxy import ProxyConfig, resolve_device, train_proxy
 from bsnas.space import SearchSpace, load_space, sample_arch
 from bsnas.space_stats import describe_space
 from bsnas.storage import open_storage, resolve_storage_url
+from bsnas.version import __version__
 
 __all__ = ["OBJECTIVES", "SAMPLERS", "SearchConfig", "parse_amount", "run_search", "trained_trials"]
 

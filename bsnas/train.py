@@ -22,11 +22,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from bsnas import __version__
 from bsnas.data import load_data
 from bsnas.errors import BsnasError
 from bsnas.proxy import ProxyConfig, Trainer, _progress, resolve_device
 from bsnas.record import ArchRecord, load_record
+from bsnas.version import __version__
 
 __all__ = ["create_model", "train"]
 
