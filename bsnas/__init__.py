@@ -15,7 +15,7 @@ from bsnas.record import ArchRecord, load_record
 from bsnas.replace import Replacement, replace_convs
 from bsnas.space import load_space, sample_arch
 from bsnas.train import create_model
-from bsnas.version import __version__
+from bsnas.version import __version__ as __version__
 
 __all__ = [
     "Arch", "ArchError", "ArchRecord", "BSConvS", "BSConvU", "Block", "BsnasError", "BsnasNet", "CONV_TYPES",
