@@ -228,7 +228,7 @@ def train_proxy(arch: Arch | str, data: ProxyData, config: ProxyConfig = ProxyCo
     """
     device = resolve_device(config.device)
     trainer = Trainer(arch, data, config, device)
-    bar = _progress(progress, trainer.steps_per_epoch * config.epochs)
+    bar = progress_bar(progress, trainer.steps_per_epoch * config.epochs)
     diverged, train_loss = None, float("nan")
     for _ in range(config.epochs):
         train_loss, diverged = trainer.run_epoch(bar)
@@ -249,7 +249,7 @@ def train_proxy(arch: Arch | str, data: ProxyData, config: ProxyConfig = ProxyCo
     return result
 
 
-def _progress(enabled: bool, total: int):
+def progress_bar(enabled: bool, total: int):
     if not enabled:
         return None
     from tqdm import tqdm

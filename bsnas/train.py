@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from bsnas.data import load_data
 from bsnas.errors import BsnasError
-from bsnas.proxy import ProxyConfig, Trainer, _progress, resolve_device
+from bsnas.proxy import ProxyConfig, Trainer, progress_bar, resolve_device
 from bsnas.record import ArchRecord, load_record
 from bsnas.version import __version__
 
@@ -105,7 +105,7 @@ def train(record: ArchRecord, data_spec: str, epochs: int, out: str | Path, *, t
         ArchRecord(record.arch, record.input_size, record.num_classes, record.name,
                    {**record.extra, "training": settings}).save(out / RECORD)
         (out / METRICS).unlink(missing_ok=True)
-    bar = _progress(progress, trainer.steps_per_epoch * (epochs - trainer.epoch))
+    bar = progress_bar(progress, trainer.steps_per_epoch * (epochs - trainer.epoch))
     while trainer.epoch < epochs:
         loss, diverged = trainer.run_epoch(bar)
         if diverged:
