@@ -42,7 +42,7 @@ def cmd_search(args: argparse.Namespace) -> None:
                        sampler=args.sampler, seed=args.seed, study=args.study, storage=args.storage, jobs=args.jobs,
                        epochs=args.epochs, subset=args.subset, resolution=args.resolution,
                        batch_size=args.batch_size, val_size=val_size(args.val_size), device=args.device,
-                       runs_dir=args.runs_dir)
+                       optimizer=args.optimizer, lr=args.lr, runs_dir=args.runs_dir)
     bar = None
     best = 0.0
 
@@ -178,6 +178,8 @@ def add_study_commands(sub, fmt: dict) -> None:
     p.add_argument("--subset", type=int, default=None, help="proxy training images (stratified subset)")
     p.add_argument("--resolution", type=int, default=None, help="proxy input resolution R x R")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd", help="proxy optimiser")
+    p.add_argument("--lr", type=float, default=None, help="proxy peak learning rate (default 0.1 SGD, 3e-3 AdamW)")
     p.add_argument("--runs-dir", default="runs", help="where runs/<study>/ goes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_search)

@@ -44,6 +44,24 @@ def _scale(df: pd.DataFrame, x: str):
     return df[x] / 1e6
 
 
+def _floor(data: PlotData) -> float:
+    """Lower accuracy limit: just under the searched trials, so far-off baselines do not squash the front."""
+    acc = pd.concat([data.trials.accuracy, data.front.accuracy])
+    return max(0.0, float(acc.min()) - 0.05) if len(acc) else 0.0
+
+
+def _clip_baselines(data: PlotData) -> pd.DataFrame | None:
+    if data.baselines is None or not len(data.baselines):
+        return None
+    b = data.baselines.copy()
+    floor = _floor(data)
+    below = b.accuracy < floor
+    b["label"] = [n.removeprefix("cifar_") + (f" (acc {a:.2f}, below)" if low else "")
+                  for n, a, low in zip(b["name"], b.accuracy, below, strict=True)]
+    b["shown"] = b.accuracy.where(~below, floor)
+    return b
+
+
 def _html(data: PlotData, path: Path, x: str) -> None:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
@@ -67,15 +85,15 @@ def _html(data: PlotData, path: Path, x: str) -> None:
         other = other.sort_values(x)
         fig.add_trace(go.Scatter(x=_scale(other, x), y=other.accuracy, mode="lines+markers", name=f"front {name}",
                                  line={"shape": "hv", "dash": "dash"}, text=other.arch), 1, 1)
-    if data.baselines is not None and len(data.baselines):
-        b = data.baselines
-        fig.add_trace(go.Scatter(x=_scale(b, x), y=b.accuracy, mode="markers+text", name="paper baselines",
-                                 text=b.name, textposition="top center", textfont={"size": 9},
+    b = _clip_baselines(data)
+    if b is not None:
+        fig.add_trace(go.Scatter(x=_scale(b, x), y=b.shown, mode="markers+text", name="paper baselines",
+                                 text=b.label, textposition="top center", textfont={"size": 9},
                                  marker={"symbol": "diamond", "size": 10, "color": "#9467bd"}), 1, 1)
     fig.add_trace(go.Scatter(x=list(range(1, len(data.hypervolume) + 1)), y=data.hypervolume, mode="lines",
                              name="hypervolume", line={"color": "black"}), 1, 2)
     fig.update_xaxes(title_text=label, type="log", row=1, col=1)
-    fig.update_yaxes(title_text="validation accuracy", row=1, col=1)
+    fig.update_yaxes(title_text="validation accuracy", range=[_floor(data) - 0.01, 1.0], row=1, col=1)
     fig.update_xaxes(title_text="trained architectures", row=1, col=2)
     fig.update_yaxes(title_text="hypervolume (normalised)", row=1, col=2)
     fig.update_layout(width=1200, height=520, template="plotly_white")
@@ -101,21 +119,24 @@ def _png(data: PlotData, path: Path, x: str) -> None:
     for name, other in (data.others or {}).items():
         other = other.sort_values(x)
         ax.step(_scale(other, x), other.accuracy, where="post", ls="--", label=f"front {name}")
-    if data.baselines is not None and len(data.baselines):
-        b = data.baselines
-        ax.scatter(_scale(b, x), b.accuracy, marker="D", color="#9467bd", label="paper baselines")
+    b = _clip_baselines(data)
+    if b is not None:
+        ax.scatter(_scale(b, x), b.shown, marker="D", color="#9467bd", label="paper baselines")
+        seen: dict[tuple, int] = {}
         for _, row in b.iterrows():
-            ax.annotate(row["name"].removeprefix("cifar_"), (row[x] / 1e6, row.accuracy), fontsize=6,
-                        xytext=(3, 3), textcoords="offset points")
+            spot = (row[x], row.shown)
+            seen[spot] = seen.get(spot, -1) + 1  # stack labels of baselines drawn at the same point
+            ax.annotate(row.label, (row[x] / 1e6, row.shown), fontsize=6, xytext=(3, 3 + 8 * seen[spot]),
+                        textcoords="offset points")
+    ax.set_ylim(_floor(data) - 0.005, 1.0)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    ax.tick_params(axis="x", which="minor", labelsize=7)
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel(label)
     ax.set_ylabel("validation accuracy")
     ax.set_title(f"{data.study}: accuracy vs {label}")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower left")
     hv.plot(range(1, len(data.hypervolume) + 1), data.hypervolume, color="black")
     hv.set_xlabel("trained architectures")
     hv.set_ylabel("hypervolume (normalised)")
