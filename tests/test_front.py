@@ -107,7 +107,7 @@ def test_front_cli_formats_plot_compare_and_cached_baselines(searched, tmp_path,
     argv = ["front", "--study", "f", "--study", "f", "--runs-dir", str(root), "--plot", str(tmp_path / "b.html"),
             "--baselines", "cifar_resnet20_bsconvu,cifar_mobilenetv1_w1d4"]
     assert main(argv) == 0
-    assert len(calls) == 2 and "cifar_resnet20_bsconvu" in (tmp_path / "b.html").read_text()
+    assert len(calls) == 2 and "resnet20_bsconvu" in (tmp_path / "b.html").read_text()
     assert main(argv) == 0
     assert len(calls) == 2  # cached in the study: the second call trains nothing
     cached = optuna.load_study(study_name="f", storage=f"sqlite:///{root / 'f' / 'study.db'}").user_attrs
