@@ -158,8 +158,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bsnas: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("bsnas: interrupted", file=sys.stderr)
+        print("bsnas: interrupted; run the same command again to resume a search", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug or a library failure: still one line unless --debug
+        if args.debug:
+            raise
+        first = (str(err).splitlines() or [""])[0]
+        print(f"bsnas: error: unexpected {type(err).__name__}: {first}; rerun with --debug for the traceback",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import time
@@ -49,7 +50,6 @@ FINGERPRINT = ("space_hash", "data", "objectives", "max_flops", "max_params", "s
 MAX_CONSECUTIVE_FAILURES = 10
 
 
-
 def parse_amount(text: str | int | None) -> int | None:
     """``"50M"`` → 50_000_000; also K, G and plain integers."""
     if text is None or isinstance(text, int):
@@ -60,8 +60,8 @@ def parse_amount(text: str | int | None) -> int | None:
         value = float(raw[:-1] if scale > 1 else raw) * scale
     except ValueError:
         raise BsnasError(f"cannot read {text!r} as an amount; write e.g. 500K, 50M or 2G") from None
-    if value <= 0:
-        raise BsnasError(f"a budget must be positive, but got {text!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise BsnasError(f"a budget must be a positive number, but got {text!r}")
     return int(value)
 
 

@@ -78,3 +78,16 @@ def test_debug_shows_the_traceback():
     out = subprocess.run([sys.executable, "-m", "bsnas", "--debug", "profile", "nonsense"],
                          capture_output=True, text=True)
     assert out.returncode != 0 and "Traceback" in out.stderr and "BsnasError" in out.stderr
+
+
+def test_unexpected_errors_are_one_line_too(monkeypatch, capsys):
+    import bsnas.cli as cli
+
+    def broken(args):
+        raise RuntimeError("database exploded\nwith a second line")
+
+    monkeypatch.setattr(cli, "cmd_baselines", broken)
+    assert main(["baselines"]) == 1
+    err = capsys.readouterr().err
+    assert err == ("bsnas: error: unexpected RuntimeError: database exploded; rerun with --debug for the "
+                   "traceback\n")
