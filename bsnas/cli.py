@@ -99,7 +99,9 @@ def cmd_proxy_check(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bsnas", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="bsnas", description="Neural architecture search over blueprint separable convolutions (BSConv). "
+        "Errors print one line and exit non-zero; --debug shows the traceback.")
     parser.add_argument("--version", action="version", version=f"bsnas {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -144,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_proxy_check)
 
     add_study_commands(sub, fmt)
+    for command in sub.choices.values():  # --debug also works after the command
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return parser
 
 

@@ -74,9 +74,9 @@ def test_errors_are_one_line_with_exit_code_2(argv, fragment, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_debug_shows_the_traceback():
-    out = subprocess.run([sys.executable, "-m", "bsnas", "--debug", "profile", "nonsense"],
-                         capture_output=True, text=True)
+@pytest.mark.parametrize("argv", [["--debug", "profile", "nonsense"], ["profile", "nonsense", "--debug"]])
+def test_debug_shows_the_traceback(argv):
+    out = subprocess.run([sys.executable, "-m", "bsnas", *argv], capture_output=True, text=True)
     assert out.returncode != 0 and "Traceback" in out.stderr and "BsnasError" in out.stderr
 
 
