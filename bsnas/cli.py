@@ -12,6 +12,7 @@ import pandas as pd
 from bsnas.baselines import baseline, list_baselines
 from bsnas.cli_common import add_proxy_args, emit, input_size_arg, resolve_arch, val_size
 from bsnas.cli_study import add_study_commands
+from bsnas.codec import encode_arch
 from bsnas.cost import count_stages
 from bsnas.errors import BsnasError
 from bsnas.version import __version__
@@ -87,6 +88,8 @@ def cmd_proxy_check(args: argparse.Namespace) -> None:
     if args.baselines:
         specs += [n for n in list_baselines() if args.baselines in n]
     archs = [resolve_arch(s).arch for s in specs]
+    if args.random:
+        archs += random_archs(args.space, args.random, args.seed)
     check = proxy_check(archs, args.data, parse_budget(args.proxy), parse_budget(args.reference),
                         val_size(args.val_size), args.seed, progress=args.format == "table")
     def num(v: float) -> float | None:  # a constant column leaves the correlation undefined
@@ -96,6 +99,26 @@ def cmd_proxy_check(args: argparse.Namespace) -> None:
                "time_ratio": round(check.time_ratio, 4), "flop_ratio": round(check.flop_ratio, 4),
                "proxy": args.proxy, "reference": args.reference, "data": args.data}
     emit(check.table.round(4), args.format, summary)
+
+
+def random_archs(space_path: str | None, k: int, seed: int) -> list:
+    """``k`` distinct architectures drawn uniformly (Optuna's RandomSampler) from a search space."""
+    import optuna
+
+    from bsnas.space import load_space, sample_arch
+
+    if not space_path:
+        raise BsnasError("--random needs --space to draw from, e.g. --space mobilenet")
+    space = load_space(space_path)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    archs: dict[str, object] = {}
+    for _ in range(k * 50):
+        arch = sample_arch(study.ask(), space)
+        archs.setdefault(encode_arch(arch), arch)
+        if len(archs) == k:
+            break
+    return list(archs.values())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("archs", nargs="*", help="architecture strings, baseline names or JSON records")
     p.add_argument("--archs-file", help="a file with one architecture per line")
     p.add_argument("--baselines", default="", help="add the baselines whose names contain this text")
+    p.add_argument("--space", default=None, help="search space to draw --random architectures from")
+    p.add_argument("--random", type=int, default=0, metavar="K", help="add K random architectures of --space")
     add_proxy_args(p)
     p.add_argument("--proxy", default="epochs=2", help="proxy budget, e.g. epochs=2,subset=5000,resolution=16")
     p.add_argument("--reference", default="epochs=20", help="reference budget, same keys")

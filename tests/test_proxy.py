@@ -121,3 +121,13 @@ def test_proxy_check_on_digits(capsys):
     assert out["flop_ratio"] == round((2 * (700 // 64) * 64) / (4 * (1438 // 64) * 64), 4)  # images seen
     with pytest.raises(BsnasError, match="at least 3 architectures"):
         proxy_check([TINY], "digits", parse_budget(""), parse_budget(""))
+
+
+def test_proxy_check_on_random_samples_of_a_space(capsys):
+    argv = ["proxy-check", "--space", "tiny", "--random", "3", "--proxy", "epochs=1,subset=300",
+            "--reference", "epochs=2,subset=600", "--format", "json"]
+    assert main(argv) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert len(rows) == 3 and len({r["arch"] for r in rows}) == 3
+    assert main(["proxy-check", "--random", "3"]) == 2
+    assert "--random needs --space" in capsys.readouterr().err
