@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from typing import NamedTuple
 
 import pandas as pd
@@ -86,8 +87,10 @@ def compare(proxy: pd.DataFrame, reference: pd.DataFrame) -> ProxyCheck:
 
     table = proxy.add_prefix("proxy_").rename(columns={"proxy_arch": "arch"}).merge(
         reference.add_prefix("ref_").rename(columns={"ref_arch": "arch"}), on="arch")
-    spearman = float(spearmanr(table.proxy_acc, table.ref_acc).statistic)
-    kendall = float(kendalltau(table.proxy_acc, table.ref_acc).statistic)
+    with warnings.catch_warnings():  # a constant column gives NaN, reported as "undefined"
+        warnings.simplefilter("ignore")
+        spearman = float(spearmanr(table.proxy_acc, table.ref_acc).statistic)
+        kendall = float(kendalltau(table.proxy_acc, table.ref_acc).statistic)
     return ProxyCheck(table, spearman, kendall, table.proxy_seconds.sum() / table.ref_seconds.sum(),
                       table.proxy_train_flops.sum() / table.ref_train_flops.sum())
 
