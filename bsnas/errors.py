@@ -37,3 +37,14 @@ class SpaceError(BsnasError):
 
 class SearchError(BsnasError):
     """A search cannot start or continue as asked (budget, storage, changed configuration)."""
+
+
+def require(module: str, extra: str, purpose: str):
+    """Import an optional dependency, or fail with the install hint."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise BsnasError(f"{purpose} needs the optional package {module.split('.')[0]!r}; "
+                         f"install it with: pip install 'bsnas[{extra}]'") from None

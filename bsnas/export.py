@@ -19,7 +19,7 @@ import torch
 from optuna.trial import TrialState
 
 from bsnas.codec import decode_arch
-from bsnas.errors import BsnasError
+from bsnas.errors import BsnasError, require
 from bsnas.front import pareto_front
 from bsnas.record import ArchRecord
 from bsnas.version import __version__
@@ -61,8 +61,8 @@ def _example(model: torch.nn.Module, input_size, batch: int = 2) -> torch.Tensor
 
 def export_onnx(model: torch.nn.Module, input_size: tuple[int, int, int], path: Path) -> float:
     """Write ONNX with a dynamic batch axis; return the largest difference to PyTorch under onnxruntime."""
-    import onnxruntime
-
+    onnxruntime = require("onnxruntime", "onnx", "--format onnx")
+    require("onnxscript", "onnx", "--format onnx")
     model = model.eval()
     x = _example(model, input_size)
     for name in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript"):

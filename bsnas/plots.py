@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from bsnas.errors import BsnasError
+from bsnas.errors import BsnasError, require
 
 __all__ = ["PlotData", "write_plot"]
 
@@ -63,8 +63,8 @@ def _clip_baselines(data: PlotData) -> pd.DataFrame | None:
 
 
 def _html(data: PlotData, path: Path, x: str) -> None:
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
+    go = require("plotly.graph_objects", "plot", "--plot FILE.html")
+    make_subplots = require("plotly.subplots", "plot", "--plot FILE.html").make_subplots
 
     label = "MFLOPs" if x == "flops" else "M params"
     fig = make_subplots(rows=1, cols=2, column_widths=[0.68, 0.32],
@@ -101,8 +101,7 @@ def _html(data: PlotData, path: Path, x: str) -> None:
 
 
 def _png(data: PlotData, path: Path, x: str) -> None:
-    import matplotlib
-
+    matplotlib = require("matplotlib", "plot", "--plot FILE.png")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import matplotlib.ticker

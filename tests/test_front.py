@@ -126,3 +126,16 @@ def test_python_api(searched):
     study, _ = searched
     df = bsnas.pareto_front(study)
     assert len(df) >= 1 and np.all(np.diff(df.accuracy) >= 0)  # more FLOPs only for more accuracy
+
+
+def test_missing_optional_package_gives_an_install_hint(monkeypatch, searched, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "plotly.graph_objects", None)  # makes the import fail
+    study, _ = searched
+    from bsnas.front import trials_frame
+
+    data = PlotData("f", trials_frame(study), pareto_front(study), hypervolume_history(study))
+    with pytest.raises(bsnas.BsnasError, match=r"--plot FILE.html needs the optional package 'plotly'; "
+                                               r"install it with: pip install 'bsnas\[plot\]'"):
+        write_plot(data, tmp_path / "x.html")
