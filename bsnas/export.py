@@ -55,7 +55,7 @@ def trial_record(study: optuna.Study, number: int) -> ArchRecord:
                       f"{study.study_name}-trial{number}", extra)
 
 
-def _example(model: torch.nn.Module, input_size, batch: int = 2) -> torch.Tensor:
+def _example(input_size, batch: int = 2) -> torch.Tensor:
     return torch.randn(batch, *input_size, generator=torch.Generator().manual_seed(0))
 
 
@@ -64,7 +64,7 @@ def export_onnx(model: torch.nn.Module, input_size: tuple[int, int, int], path: 
     onnxruntime = require("onnxruntime", "onnx", "--format onnx")
     require("onnxscript", "onnx", "--format onnx")
     model = model.eval()
-    x = _example(model, input_size)
+    x = _example(input_size)
     for name in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript"):
         logging.getLogger(name).setLevel(logging.ERROR)  # the exporter logs each optional op it skips
     with warnings.catch_warnings():
@@ -72,7 +72,7 @@ def export_onnx(model: torch.nn.Module, input_size: tuple[int, int, int], path: 
         torch.onnx.export(model, (x,), str(path), dynamo=True, input_names=["input"], output_names=["logits"],
                           dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    x3 = _example(model, input_size, batch=3)
+    x3 = _example(input_size, batch=3)
     got = session.run(None, {session.get_inputs()[0].name: x3.numpy()})[0]
     with torch.no_grad():
         want = model(x3).numpy()
@@ -84,7 +84,7 @@ def export_onnx(model: torch.nn.Module, input_size: tuple[int, int, int], path: 
 
 def export_pt2(model: torch.nn.Module, input_size: tuple[int, int, int], path: Path) -> None:
     model = model.eval()
-    program = torch.export.export(model, (_example(model, input_size),),
+    program = torch.export.export(model, (_example(input_size),),
                                   dynamic_shapes=({0: torch.export.Dim("batch")},))
     torch.export.save(program, str(path))
 

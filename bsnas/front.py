@@ -72,18 +72,20 @@ def _normalised(df: pd.DataFrame, objectives: list[str], scale: dict[str, float]
     return np.column_stack(cols)
 
 
-def cost_scale(study: optuna.Study) -> dict[str, float]:
-    """The space's largest FLOPs and params (stored at search start), used to normalise costs."""
+def cost_scale(study: optuna.Study, df: pd.DataFrame | None = None) -> dict[str, float]:
+    """The space's largest FLOPs and params (stored at search start), used to normalise costs.
+
+    Without them, the largest values among the trials (``df``, read from the study if not given)."""
     stored = study.user_attrs.get("space_max") or {}
-    df = trials_frame(study)
+    df = trials_frame(study) if df is None else df
     return {o: float(stored.get(o) or (df[o].max() if len(df) else 1.0) or 1.0) for o in ("flops", "params")}
 
 
 def _trained_points(study: optuna.Study, objectives: list[str] | None) -> np.ndarray:
     objectives = objectives or study.metric_names or ["accuracy", "flops"]
-    df = trials_frame(study)
-    df = df[df.status == "trained"].sort_values("trial")
-    return _normalised(df, objectives, cost_scale(study)).reshape(len(df), len(objectives))
+    everything = trials_frame(study)
+    df = everything[everything.status == "trained"].sort_values("trial")
+    return _normalised(df, objectives, cost_scale(study, everything)).reshape(len(df), len(objectives))
 
 
 def _hv(points: np.ndarray) -> float:

@@ -34,6 +34,7 @@ __all__ = [
     "create_act",
     "create_conv",
     "reg_loss",
+    "regularized_modules",
 ]
 
 _ACT_LAYERS = {
@@ -188,12 +189,19 @@ class SqueezeExcite(nn.Module):
         return x * self.gate(self.fc2(self.act(self.fc1(self.pool(x)))))
 
 
-def reg_loss(model: nn.Module, alpha: float = 0.1) -> torch.Tensor:
+def regularized_modules(model: nn.Module) -> list[nn.Module]:
+    """The modules of ``model`` that define ``regularization_loss()`` (BSConv-S parts)."""
+    return [m for m in model.modules() if hasattr(m, "regularization_loss")]
+
+
+def reg_loss(model: nn.Module, alpha: float = 0.1, modules: list[nn.Module] | None = None) -> torch.Tensor:
     """``alpha`` times the sum of ``regularization_loss()`` over all modules that define one.
 
-    Returns a zero tensor for a model without BSConv-S parts.
+    ``modules`` may pass :func:`regularized_modules` computed once, to spare a
+    training loop the walk over the model at every step. Returns a zero
+    tensor for a model without BSConv-S parts.
     """
-    terms = [m.regularization_loss() for m in model.modules() if hasattr(m, "regularization_loss")]
+    terms = [m.regularization_loss() for m in (regularized_modules(model) if modules is None else modules)]
     if not terms:
         return torch.zeros(())
     return alpha * torch.stack(terms).sum()

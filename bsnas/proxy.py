@@ -13,7 +13,7 @@ from torch import nn
 from bsnas.arch import Arch
 from bsnas.data import ProxyData, augment_batch, stratified_subset
 from bsnas.errors import BsnasError
-from bsnas.layers import reg_loss
+from bsnas.layers import reg_loss, regularized_modules
 from bsnas.model import build_model
 
 __all__ = ["ProxyConfig", "ProxyResult", "Trainer", "evaluate", "resolve_device", "train_proxy"]
@@ -98,10 +98,6 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
-def _has_reg_loss(model: nn.Module) -> bool:
-    return any(hasattr(m, "regularization_loss") for m in model.modules())
-
-
 def _scheduler(opt: torch.optim.Optimizer, cfg: ProxyConfig, steps: int):
     warm = max(1, int(cfg.warmup * steps)) if cfg.warmup else 0
 
@@ -164,7 +160,7 @@ class Trainer:
         else:
             self.opt = torch.optim.AdamW(params, lr=config.peak_lr, weight_decay=config.weight_decay)
         self.sched = _scheduler(self.opt, config, self.steps_per_epoch * config.epochs)
-        self.use_reg = _has_reg_loss(self.model)
+        self.reg_modules = regularized_modules(self.model)  # found once, not at every step
         self.pad = config.pad if config.pad is not None else max(1, size[1] // 8)
         self.gen = torch.Generator().manual_seed(config.seed)
         self.epoch, self.seen, self.train_time = 0, 0, 0.0
@@ -182,8 +178,8 @@ class Trainer:
                 xb = augment_batch(xb, self.pad, data.hflip, self.gen)
             loss = F.cross_entropy(self.model(xb.contiguous(memory_format=self.fmt)), self.y[sel],
                                    label_smoothing=cfg.label_smoothing)
-            if self.use_reg:
-                loss = loss + reg_loss(self.model, cfg.alpha)
+            if self.reg_modules:
+                loss = loss + reg_loss(self.model, cfg.alpha, self.reg_modules)
             value = loss.item()
             if not math.isfinite(value):
                 self.train_time += time.perf_counter() - start

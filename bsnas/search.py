@@ -136,6 +136,12 @@ def _status(t: FrozenTrial) -> str | None:
     return t.user_attrs.get("status") if t.state == TrialState.COMPLETE else None
 
 
+def _in_flight(t: FrozenTrial) -> bool:
+    """Running and started in the last 6 hours (older ones belong to a worker that died)."""
+    start = t.datetime_start
+    return t.state == TrialState.RUNNING and start is not None and start.timestamp() > time.time() - 6 * 3600
+
+
 def trained_trials(study: optuna.Study) -> list[FrozenTrial]:
     """Completed trials that trained an architecture (not reused, not infeasible)."""
     return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if _status(t) == "trained"]
@@ -186,6 +192,9 @@ class _Objective:
             trial.set_user_attr("status", "reused")
             trial.set_user_attr("reused_from", earlier.number)
             return self._values(earlier.user_attrs["accuracy"], cost.flops, cost.params)
+        if self._surplus(trial):
+            trial.set_user_attr("status", "surplus")
+            raise optuna.TrialPruned("the study already has enough trained or running trials")
         result = train_proxy(arch, self.data, self.proxy)
         if result.diverged:
             raise BsnasError(f"training diverged: {result.diverged}")
@@ -194,6 +203,16 @@ class _Objective:
                            "epochs_run": result.epochs_run, "proxy": result.settings, "status": "trained"}.items():
             trial.set_user_attr(key, value)
         return self._values(result.val_acc, cost.flops, cost.params)
+
+    def _surplus(self, trial: optuna.Trial) -> bool:
+        """Parallel workers check the count, then start a trial; two can pass the check together.
+
+        Trial numbers are handed out atomically by the storage, so the later
+        one steps back: it trains only if fewer than ``trials`` earlier trials
+        are trained or still running.
+        """
+        earlier = [t for t in trial.study.get_trials(deepcopy=False) if t.number < trial.number]
+        return sum(_status(t) == "trained" or _in_flight(t) for t in earlier) >= self.cfg.trials
 
     @staticmethod
     def _earlier(study: optuna.Study, text: str) -> FrozenTrial | None:
@@ -252,9 +271,7 @@ def _worker(cfg: SearchConfig, url: str, worker: int, threads: int, data: ProxyD
     while True:
         trials = study.get_trials(deepcopy=False)
         trained = sum(_status(t) == "trained" for t in trials)
-        recent = time.time() - 6 * 3600
-        running = sum(t.state == TrialState.RUNNING and t.datetime_start and t.datetime_start.timestamp() > recent
-                      for t in trials)
+        running = sum(_in_flight(t) for t in trials)
         if trained >= cfg.trials or len(trials) >= max_attempts:
             return
         if trained + running >= cfg.trials:  # wait for the trials in flight; they may fail

@@ -39,7 +39,8 @@ def test_same_seed_same_metrics_other_seed_differs(digits):
 def test_regulariser_is_added_only_for_bsconv_s(digits, monkeypatch):
     calls = []
     real = proxy_module.reg_loss
-    monkeypatch.setattr(proxy_module, "reg_loss", lambda model, alpha: calls.append(alpha) or real(model, alpha))
+    monkeypatch.setattr(proxy_module, "reg_loss",
+                        lambda model, alpha, modules=None: calls.append(alpha) or real(model, alpha, modules))
     train_proxy(TINY, digits, ProxyConfig(epochs=1, subset=128, alpha=0.3))
     assert calls == []
     train_proxy(TINY_S, digits, ProxyConfig(epochs=1, subset=128, alpha=0.3))
