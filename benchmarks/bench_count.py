@@ -17,7 +17,7 @@ import time
 import torch
 
 import bsnas
-from bsnas.profiling import fvcore_flops, thop_flops
+from bsnas.nn.profiling import fvcore_flops, thop_flops
 
 
 def best_time(fn, repeat: int) -> tuple[float, object]:
@@ -39,7 +39,7 @@ def main() -> None:
     for name in names:
         record = bsnas.baseline(name)
         t_count, cost = best_time(lambda record=record: bsnas.count(record.arch), args.repeat)
-        model = record.build()
+        model = bsnas.build_model(record)
         t_fv, fv = best_time(lambda model=model: fvcore_flops(model), 1)
         t_thop, _ = best_time(lambda model=model: thop_flops(model), 1)
         params = sum(p.numel() for p in model.parameters())

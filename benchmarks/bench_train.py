@@ -6,7 +6,7 @@ images/s of
 
 * ``plain``: DataLoader over a TensorDataset of normalised float images,
   NCHW, shuffle, SGD (what a user would write by hand), no augmentation;
-* ``bsnas``: :func:`bsnas.proxy.train_proxy` with its defaults (uint8 tensors
+* ``bsnas``: :func:`bsnas.train_proxy` with its defaults (uint8 tensors
   in memory, batch crop+flip augmentation, channels_last), and the same
   loop in NCHW and at batch 128 for comparison.
 
@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import bsnas
 from bsnas.data import load_data
-from bsnas.proxy import ProxyConfig, train_proxy
+from bsnas.training import ProxyConfig, train_proxy
 
 MODELS = ["cifar_resnet20_bsconvu", "cifar_mobilenetv2_w1d4_bsconvs_p1d6", "cifar_mobilenetv3_small_w7d20",
           "cifar_wrn16_1_bsconvs_p1d4"]

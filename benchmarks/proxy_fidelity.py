@@ -19,8 +19,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from bsnas.cli import resolve_arch
-from bsnas.proxy_check import compare, measure, parse_budget
+from bsnas import as_record
+from bsnas.training.proxy_check import compare, measure, parse_budget
 
 ARCHS = [
     "cifar_mobilenetv3_small_w7d20", "cifar_mobilenetv3_small_w7d20_bsconvs_p1d6",
@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--val-size", type=int, default=2000)
     parser.add_argument("--out", default="runs/proxy_fidelity")
     args = parser.parse_args()
-    archs = [resolve_arch(a).arch for a in args.archs]
+    archs = [as_record(a).arch for a in args.archs]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha1(repr((args.data, args.reference, args.archs, args.val_size)).encode()).hexdigest()[:10]

@@ -1,26 +1,67 @@
-"""bsnas: neural architecture search over blueprint separable convolutions."""
+"""bsnas: neural architecture search over blueprint separable convolutions.
+
+The public API is re-exported here, so users never need to know the
+subpackages. They follow the data flow, and a lower one never imports a
+higher one (``tests/test_layout.py`` holds the order)::
+
+    arch     architectures as data: names, dataclasses, string codec, records, baselines, cost model
+    space    search spaces as data: the YAML format, its choice table, sampling, exact statistics
+    nn       the layer library and the model builder
+    data     dataset readers, in-memory splits, batch augmentation
+    training the training engine, the proxy recipe, full training, the proxy's faithfulness check
+    study    the search: configuration, trial objective, bookkeeping, storage, workers
+    results  the Pareto front, hypervolume, plots and exports
+    cli      the ``bsnas`` command line
+"""
 
 from __future__ import annotations
 
-from bsnas.arch import Arch, Block, Head, Stem
-from bsnas.baselines import baseline, list_baselines
-from bsnas.codec import decode_arch, encode_arch
-from bsnas.cost import Cost, StageCost, count, count_stages
+from bsnas.arch import (
+    ACTIVATIONS,
+    BLOCK_KINDS,
+    CONV_TYPES,
+    Arch,
+    ArchRecord,
+    Block,
+    Cost,
+    Head,
+    StageCost,
+    Stem,
+    as_record,
+    baseline,
+    count,
+    count_stages,
+    decode_arch,
+    encode_arch,
+    list_baselines,
+    load_record,
+)
 from bsnas.data import load_data
 from bsnas.errors import ArchError, BsnasError, RecordError, SearchError, SpaceError, UnknownNameError
-from bsnas.front import hypervolume, pareto_front
-from bsnas.layers import CONV_TYPES, BSConvS, BSConvU, DSConv, RegularConv, create_conv, reg_loss
-from bsnas.model import BsnasNet, build_model
-from bsnas.record import ArchRecord, load_record
-from bsnas.replace import Replacement, replace_convs
-from bsnas.space import load_space, sample_arch
-from bsnas.train import create_model
+from bsnas.nn import (
+    BSConvS,
+    BSConvU,
+    BsnasNet,
+    DSConv,
+    RegularConv,
+    Replacement,
+    build_model,
+    create_conv,
+    create_model,
+    reg_loss,
+    replace_convs,
+)
+from bsnas.results import hypervolume, pareto_front
+from bsnas.space import describe_space, load_space, sample_arch
+from bsnas.study import SearchConfig, run_search
+from bsnas.training import ProxyConfig, train_proxy
 from bsnas.version import __version__ as __version__
 
 __all__ = [
-    "Arch", "ArchError", "ArchRecord", "BSConvS", "BSConvU", "Block", "BsnasError", "BsnasNet", "CONV_TYPES",
-    "Cost", "DSConv", "Head", "RecordError", "RegularConv", "Replacement", "StageCost", "Stem",
-    "UnknownNameError", "baseline", "build_model", "count", "count_stages", "create_conv", "decode_arch",
-    "encode_arch", "list_baselines", "load_record", "reg_loss", "replace_convs", "SearchError", "SpaceError",
-    "create_model", "hypervolume", "load_data", "load_space", "pareto_front", "sample_arch",
+    "ACTIVATIONS", "BLOCK_KINDS", "CONV_TYPES", "Arch", "ArchError", "ArchRecord", "BSConvS", "BSConvU", "Block",
+    "BsnasError", "BsnasNet", "Cost", "DSConv", "Head", "ProxyConfig", "RecordError", "RegularConv", "Replacement",
+    "SearchConfig", "SearchError", "SpaceError", "StageCost", "Stem", "UnknownNameError", "as_record", "baseline",
+    "build_model", "count", "count_stages", "create_conv", "create_model", "decode_arch", "describe_space",
+    "encode_arch", "hypervolume", "list_baselines", "load_data", "load_record", "load_space", "pareto_front",
+    "reg_loss", "replace_convs", "run_search", "sample_arch", "train_proxy",
 ]

@@ -4,8 +4,7 @@ import random
 
 import pytest
 
-from bsnas import Arch, Block, Head, Stem
-from bsnas.layers import CONV_TYPES
+from bsnas import CONV_TYPES, Arch, Block, Head, Stem
 
 ACTS = ("relu", "relu6", "hswish", "swish", "linear")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import bsnas
-from bsnas.blocks import InvertedResidualS
+from bsnas.nn.blocks import InvertedResidualS
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "reference_counts.json").read_text())["models"]
 
@@ -32,13 +32,13 @@ def test_params_and_flops_equal_the_reference_implementation(name):
 
 def test_built_model_parameters_equal_the_reference():
     for name in ("cifar_resnet20_bsconvu", "cifar_wrn16_1_bsconvs_p1d4", "cifar_mobilenetv3_large_w7d20"):
-        model = bsnas.baseline(name).build()
+        model = bsnas.build_model(bsnas.baseline(name))
         assert sum(p.numel() for p in model.parameters()) == REFERENCE[name]["params_10"]
 
 
 def test_mobilenet_bsconvs_variants_add_the_loss_on_every_projection():
-    plain = bsnas.baseline("cifar_mobilenetv2_w1d4").build()
-    s_variant = bsnas.baseline("cifar_mobilenetv2_w1d4_bsconvs_p1d6").build()
+    plain = bsnas.build_model(bsnas.baseline("cifar_mobilenetv2_w1d4"))
+    s_variant = bsnas.build_model(bsnas.baseline("cifar_mobilenetv2_w1d4_bsconvs_p1d6"))
     blocks = [m for m in s_variant.modules() if isinstance(m, InvertedResidualS)]
     assert len(blocks) == 17
     assert bsnas.reg_loss(plain).item() == 0.0
@@ -49,7 +49,7 @@ def test_mobilenet_bsconvs_variants_add_the_loss_on_every_projection():
 
 
 def test_wrn_bsconvs_uses_bsconv_s_with_inner_bn_everywhere_including_the_stem():
-    model = bsnas.baseline("cifar_wrn16_1_bsconvs_p1d4").build()
+    model = bsnas.build_model(bsnas.baseline("cifar_wrn16_1_bsconvs_p1d4"))
     convs = [m for m in model.modules() if isinstance(m, bsnas.BSConvS)]
     assert len(convs) == 1 + 2 * 6  # stem + two per unit
     assert all(hasattr(c, "bn1") and hasattr(c, "bn2") for c in convs)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -23,10 +24,13 @@ def test_profile_table(capsys):
         assert stage in out
 
 
+REFERENCE = json.loads((Path(__file__).parent / "data" / "reference_counts.json").read_text())["models"]
+
+
 def test_profile_json_with_verify_and_override(capsys):
     assert main(["profile", "cifar_wrn16_1_bsconvs_p1d4", "--verify", "--format", "json", "--num-classes", "100"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["params"] == data["built_params"] == bsnas.baseline("cifar_wrn16_1_bsconvs_p1d4", 100).count().params
+    assert data["params"] == data["built_params"] == REFERENCE["cifar_wrn16_1_bsconvs_p1d4"]["params_100"]
     assert data["flops"] == data["fvcore_flops"]
     assert [r["stage"] for r in data["rows"]] == ["stem", "s1", "s2", "s3", "head"]
 
@@ -38,8 +42,9 @@ def test_profile_record_and_string_agree(tmp_path, capsys):
     from_file = json.loads(capsys.readouterr().out)
     main(["profile", record.arch_string, "--format", "json"])
     from_string = json.loads(capsys.readouterr().out)
-    assert from_file["flops"] == from_string["flops"] == record.count().flops
-    assert from_file["params"] == from_string["params"]
+    reference = REFERENCE["cifar_mobilenetv1_w1d4_bsconvu"]
+    assert from_file["flops"] == from_string["flops"] == reference["fvcore_flops_10"]
+    assert from_file["params"] == from_string["params"] == reference["params_10"]
 
 
 def test_profile_input_size_csv(capsys):
@@ -53,8 +58,8 @@ def test_baselines_lists_all_with_counts(capsys):
     assert main(["baselines", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert len(rows) == len(bsnas.list_baselines())
-    row = next(r for r in rows if r["name"] == "cifar_resnet20_bsconvu")
-    assert row["params"] == 40720
+    assert all((r["params"], r["flops"]) == (REFERENCE[r["name"]]["params_10"], REFERENCE[r["name"]]["fvcore_flops_10"])
+               for r in rows)
 
 
 @pytest.mark.parametrize(
@@ -81,7 +86,7 @@ def test_debug_shows_the_traceback(argv):
 
 
 def test_unexpected_errors_are_one_line_too(monkeypatch, capsys):
-    import bsnas.cli as cli
+    import bsnas.cli.model_commands as cli
 
     def broken(args):
         raise RuntimeError("database exploded\nwith a second line")

@@ -11,9 +11,8 @@ import torch
 from torch import nn
 
 import bsnas
-from bsnas import Arch, Block, Head, Stem, build_model, count
-from bsnas.layers import CONV_TYPES
-from bsnas.profiling import fvcore_flops, thop_flops
+from bsnas import CONV_TYPES, Arch, Block, Head, Stem, build_model, count
+from bsnas.nn.profiling import fvcore_flops, thop_flops
 from tests.conftest import random_arch
 
 
@@ -103,7 +102,7 @@ def _leaf_ops(model: nn.Module, size) -> dict[str, tuple[str, int, int]]:
 @pytest.mark.parametrize("name", ["cifar_resnet20_bsconvs_p1d4", "cifar_mobilenetv3_small_w1d2"])
 def test_thop_differs_from_fvcore_only_by_its_bn_and_pooling_convention(name):
     """thop: BN = 4 ops per element (fvcore 2); average pooling adds one division per output."""
-    model = bsnas.baseline(name).build()
+    model = bsnas.build_model(bsnas.baseline(name))
     pooled = {}
     for path, module in model.named_modules():
         if isinstance(module, nn.AdaptiveAvgPool2d):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bsnas.search import SearchConfig, run_search
+from bsnas.study import SearchConfig, run_search
 
 pytest.importorskip("optuna_dashboard", reason="install bsnas[dashboard] to test optuna-dashboard")
 
@@ -25,7 +25,7 @@ def free_port() -> int:
 
 
 def test_dashboard_shows_objective_names_and_arch(tmp_path):
-    cfg = SearchConfig(space="tiny", data="digits", trials=2, epochs=1, subset=128, study="dash",
+    cfg = SearchConfig.from_options(space="tiny", data="digits", trials=2, epochs=1, subset=128, study="dash",
                        runs_dir=str(tmp_path))
     run_search(cfg)
     port = free_port()

@@ -8,8 +8,7 @@ import torch
 from PIL import Image
 
 from bsnas import BsnasError
-from bsnas.data import augment_batch, load_data
-from bsnas.datasets import read_dataset
+from bsnas.data import augment_batch, load_data, read_dataset
 
 
 def test_digits_is_the_real_scikit_learn_set():
@@ -29,8 +28,27 @@ def test_split_is_stratified_seeded_and_disjoint():
     assert torch.equal(a.val_x, b.val_x) and not torch.equal(a.val_x, c.val_x)
     counts = np.bincount(a.val_y.numpy(), minlength=10)
     assert counts.min() >= 35 and counts.max() <= 37  # ~20% of each class
-    assert a.test_x is None
+    assert a.test_x is None and a.test_index is None
     assert a.mean.shape == (1, 1, 1, 1) and a.hflip is False
+
+
+def test_train_validation_and_held_out_test_indices_are_disjoint_and_cover_the_data():
+    full = read_dataset("digits")
+    a = load_data("digits", val_size=0.2, test_size=300, seed=1)
+    b = load_data("digits", val_size=0.2, test_size=300, seed=2)
+    parts = [a.train_index, a.val_index, a.test_index]
+    assert sum(len(p) for p in parts) == 1797 == len(np.unique(np.concatenate(parts)))
+    assert not set(a.train_index) & set(a.val_index) and not set(a.val_index) & set(a.test_index)
+    assert not set(a.train_index) & set(a.test_index)
+    assert (len(a.test_y), len(a.val_y), len(a.train_y)) == (300, round(0.2 * 1497), 1497 - round(0.2 * 1497))
+    # the tensors hold the images at those positions, and the test split does not depend on the seed
+    assert torch.equal(a.test_x, torch.from_numpy(full.x[a.test_index]))
+    assert torch.equal(a.val_y, torch.from_numpy(full.y[a.val_index]))
+    assert np.array_equal(a.test_index, b.test_index) and not np.array_equal(a.val_index, b.val_index)
+    # the mean comes from the training images only
+    assert a.mean.item() == pytest.approx(full.x[a.train_index].mean(), rel=1e-6)
+    with pytest.raises(BsnasError, match="not both"):
+        load_data("digits", test_size=10, test_spec="digits")
 
 
 def test_digits_upscaled_resolution():

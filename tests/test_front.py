@@ -8,11 +8,11 @@ import optuna
 import pytest
 
 import bsnas
-import bsnas.baseline_eval as baseline_eval
+import bsnas.study.baselines as baseline_eval
 from bsnas.cli import main
-from bsnas.front import hypervolume, hypervolume_history, pareto_front
-from bsnas.plots import PlotData, write_plot
-from bsnas.search import SearchConfig, run_search
+from bsnas.results.front import hypervolume, hypervolume_history, pareto_front
+from bsnas.results.plots import PlotData, write_plot
+from bsnas.study import SearchConfig, run_search
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -73,7 +73,7 @@ def test_hypervolume_known_value():
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
     root = tmp_path_factory.mktemp("front")
-    cfg = SearchConfig(space="tiny", data="digits", trials=4, epochs=1, subset=256, study="f",
+    cfg = SearchConfig.from_options(space="tiny", data="digits", trials=4, epochs=1, subset=256, study="f",
                        runs_dir=str(root), sampler="random")
     return run_search(cfg), root
 
@@ -81,7 +81,7 @@ def searched(tmp_path_factory):
 def test_plots_are_written_with_the_data(searched, tmp_path):
     study, _ = searched
     front = pareto_front(study)
-    from bsnas.front import trials_frame
+    from bsnas.results.front import trials_frame
 
     trials = trials_frame(study)
     data = PlotData("f", trials[trials.status == "trained"], front, hypervolume_history(study))
@@ -98,20 +98,24 @@ def test_front_cli_formats_plot_compare_and_cached_baselines(searched, tmp_path,
     study, root = searched
     assert main(["front", "--study", "f", "--runs-dir", str(root), "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["front_size"] == len(out["rows"]) == len(pareto_front(study)) and 0 < out["hypervolume"] <= 1
+    assert out["front_size"] == len(out["rows"]) == len(pareto_front(study))
+    assert out["hypervolume"] == round(hypervolume(study), 6) > 0
     assert main(["front", "--study", "f", "--runs-dir", str(root), "--format", "markdown"]) == 0
     assert "|   trial |" in capsys.readouterr().out
     calls = []
     real = baseline_eval.train_proxy
-    monkeypatch.setattr(baseline_eval, "train_proxy", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    monkeypatch.setattr(baseline_eval, "train_proxy", lambda *a, **k: calls.append(a) or real(*a, **k))
     argv = ["front", "--study", "f", "--study", "f", "--runs-dir", str(root), "--plot", str(tmp_path / "b.html"),
             "--baselines", "cifar_resnet20_bsconvu,cifar_mobilenetv1_w1d4"]
     assert main(argv) == 0
     assert len(calls) == 2 and "resnet20_bsconvu" in (tmp_path / "b.html").read_text()
     assert main(argv) == 0
     assert len(calls) == 2  # cached in the study: the second call trains nothing
+    for _, data, proxy in calls:  # the baselines train on the study's own proxy and data
+        assert (proxy.epochs, proxy.subset, proxy.seed, data.input_size, len(data.val_y)) == (1, 256, 0, (1, 8, 8), 359)
     cached = optuna.load_study(study_name="f", storage=f"sqlite:///{root / 'f' / 'study.db'}").user_attrs
-    assert 0 <= cached["baseline:cifar_mobilenetv1_w1d4"]["accuracy"] <= 1
+    flops = cached["baseline:cifar_mobilenetv1_w1d4"]["flops"]
+    assert flops == bsnas.count(bsnas.baseline("cifar_mobilenetv1_w1d4"), (1, 8, 8)).flops
 
 
 def test_front_errors(searched, capsys):
@@ -133,7 +137,7 @@ def test_missing_optional_package_gives_an_install_hint(monkeypatch, searched, t
 
     monkeypatch.setitem(sys.modules, "plotly.graph_objects", None)  # makes the import fail
     study, _ = searched
-    from bsnas.front import trials_frame
+    from bsnas.results.front import trials_frame
 
     data = PlotData("f", trials_frame(study), pareto_front(study), hypervolume_history(study))
     with pytest.raises(bsnas.BsnasError, match=r"--plot FILE.html needs the optional package 'plotly'; "

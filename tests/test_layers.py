@@ -8,7 +8,7 @@ from torch import nn
 
 import bsnas
 from bsnas import BSConvS, BSConvU, DSConv, RegularConv, create_conv, reg_loss, replace_convs
-from bsnas.profiling import fvcore_flops
+from bsnas.nn.profiling import fvcore_flops
 
 
 def n_params(module: nn.Module) -> int:

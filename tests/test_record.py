@@ -18,7 +18,7 @@ def test_json_round_trip(tmp_path):
     assert (data["flops"], data["params"]) == tuple(record.count())
     loaded = load_record(path)
     assert loaded == record and loaded.extra == {"note": "kept"}
-    model = loaded.build()
+    model = bsnas.build_model(loaded)
     assert model(torch.zeros(2, 3, 48, 48)).shape == (2, 100)
 
 
@@ -29,7 +29,9 @@ def test_json_round_trip(tmp_path):
         (lambda d: d.update(format="other"), "expected format 'bsnas.arch'"),
         (lambda d: d.update(input_size=[3, 32]), "input_size must be"),
         (lambda d: d.update(num_classes=0), "num_classes must be a positive integer"),
-        (lambda d: d.update(params=d["params"] + 1), "stored params="),
+        (lambda d: d.update(params=d["params"] + 1), "stored params 272481 but the architecture has 272480"),
+        (lambda d: d.update(flops=str(d["flops"])), "flops must be a positive integer, but got .41224832. \\(str\\)"),
+        (lambda d: d.update(num_classes=True), "num_classes must be a positive integer, but got True"),
         (lambda d: d.update(arch=d["arch"] + "_zz"), "unknown token"),
     ],
 )

@@ -8,11 +8,11 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
-import bsnas.search as search_module
+import bsnas.study.objective as objective_module
 from bsnas.cli import main
 from bsnas.errors import SearchError
-from bsnas.front import pareto_front
-from bsnas.search import SearchConfig, parse_amount, run_search, trained_trials
+from bsnas.results.front import pareto_front
+from bsnas.study import SearchConfig, open_storage, parse_amount, run_search, trained_trials
 
 FAST = {"space": "tiny", "data": "digits", "epochs": 1, "subset": 256, "batch_size": 64}
 TRIO = """
@@ -25,7 +25,7 @@ stages:
 
 
 def config(tmp_path, **kw) -> SearchConfig:
-    return SearchConfig(**{**FAST, "runs_dir": str(tmp_path / "runs"), "study": "t", **kw})
+    return SearchConfig.from_options(**{**FAST, "runs_dir": str(tmp_path / "runs"), "study": "t", **kw})
 
 
 def archs_of(study):
@@ -58,8 +58,8 @@ def test_params_objective_and_amounts(tmp_path):
 
 def test_budget_is_enforced_before_training(tmp_path, monkeypatch):
     trained_flops = []
-    real = search_module.train_proxy
-    monkeypatch.setattr(search_module, "train_proxy",
+    real = objective_module.train_proxy
+    monkeypatch.setattr(objective_module, "train_proxy",
                         lambda arch, data, cfg: trained_flops.append(arch) or real(arch, data, cfg))
     study = run_search(config(tmp_path, trials=4, max_flops=250_000, sampler="random"))
     trained = trained_trials(study)
@@ -92,6 +92,29 @@ def test_duplicates_are_reused_not_retrained(tmp_path):
         assert source.user_attrs["arch"] == t.user_attrs["arch"] and t.values == source.values
 
 
+def test_a_space_smaller_than_the_target_is_refused_before_starting(tmp_path):
+    space = tmp_path / "trio.yaml"
+    space.write_text(TRIO)
+    with pytest.raises(SearchError, match="space 'trio' has only 3 architectures, fewer than --trials 4"):
+        run_search(config(tmp_path, space=str(space), trials=4))
+
+
+def test_a_surplus_step_back_is_pruned_not_failed(tmp_path):
+    from bsnas.data import load_data
+    from bsnas.space import load_space
+    from bsnas.study.bookkeeping import Rules
+    from bsnas.study.objective import Objective
+
+    cfg = config(tmp_path, trials=2)
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.ask(), study.ask()  # two trials in flight already reach the target of 2
+    objective = Objective(cfg, load_space("tiny"), load_data("digits"), Rules(target=2, max_attempts=100))
+    study.optimize(objective, n_trials=1, catch=(Exception,))
+    last = study.trials[-1]
+    assert last.state == TrialState.PRUNED and last.user_attrs["status"] == "surplus"
+    assert "fail_reason" not in last.user_attrs and "fail_kind" not in last.user_attrs
+
+
 def test_resume_continues_to_the_total(tmp_path):
     first = run_search(config(tmp_path, trials=2))
     kept = archs_of(first)
@@ -121,7 +144,7 @@ def test_changed_configuration_is_refused(tmp_path):
 
 def test_failing_trials_do_not_end_the_search(tmp_path, monkeypatch):
     calls = {"n": 0}
-    real = search_module.train_proxy
+    real = objective_module.train_proxy
 
     def flaky(arch, data, cfg):
         calls["n"] += 1
@@ -131,7 +154,7 @@ def test_failing_trials_do_not_end_the_search(tmp_path, monkeypatch):
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
         return real(arch, data, cfg)
 
-    monkeypatch.setattr(search_module, "train_proxy", flaky)
+    monkeypatch.setattr(objective_module, "train_proxy", flaky)
     study = run_search(config(tmp_path, trials=2))
     failed = [t for t in study.trials if t.state == TrialState.FAIL]
     assert [t.user_attrs["fail_reason"] for t in failed] == ["RuntimeError: boom",
@@ -140,10 +163,8 @@ def test_failing_trials_do_not_end_the_search(tmp_path, monkeypatch):
 
 
 def test_diverging_trials_fail_with_the_reason_and_give_up_after_ten(tmp_path, monkeypatch):
-    monkeypatch.setattr(SearchConfig, "proxy", lambda self: search_module.ProxyConfig(
-        epochs=3, subset=512, lr=1e12, warmup=0.0))
     with pytest.raises(SearchError, match="10 trials in a row failed; the last said: BsnasError: training diverged"):
-        run_search(config(tmp_path, trials=2))
+        run_search(config(tmp_path, trials=2, epochs=3, subset=512, lr=1e12, warmup=0.0))
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "nsga2", "gp", "random"])
@@ -171,7 +192,7 @@ def test_storage_falls_back_to_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("BSNAS_STORAGE", str(path))
     run_search(config(tmp_path, trials=1))
     assert path.exists() and not (tmp_path / "runs" / "t" / "study.db").exists()
-    study = optuna.load_study(study_name="t", storage=search_module.open_storage(str(path)))
+    study = optuna.load_study(study_name="t", storage=open_storage(str(path)))
     assert len(trained_trials(study)) == 1
 
 

@@ -9,8 +9,7 @@ from optuna.trial import FixedTrial
 import bsnas
 from bsnas.cli import main
 from bsnas.errors import SpaceError
-from bsnas.space import find_spaces, load_space, sample_arch
-from bsnas.space_stats import describe_space
+from bsnas.space import describe_space, find_spaces, load_space, sample_arch
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

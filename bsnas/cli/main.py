@@ -1,0 +1,50 @@
+"""The ``bsnas`` command line. Errors print one line and exit 2; ``--debug`` shows the traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bsnas.cli.model_commands import add_model_commands
+from bsnas.cli.study_commands import add_study_commands
+from bsnas.errors import BsnasError
+from bsnas.version import __version__
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bsnas", description="Neural architecture search over blueprint separable convolutions (BSConv). "
+        "Errors print one line and exit non-zero; --debug shows the traceback.")
+    parser.add_argument("--version", action="version", version=f"bsnas {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_model_commands(sub)
+    add_study_commands(sub)
+    for command in sub.choices.values():  # --debug also works after the command
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (BsnasError, OSError) as err:
+        if args.debug:
+            raise
+        print(f"bsnas: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bsnas: interrupted; run the same command again to resume a search", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug or a library failure: still one line unless --debug
+        if args.debug:
+            raise
+        first = (str(err).splitlines() or [""])[0]
+        print(f"bsnas: error: unexpected {type(err).__name__}: {first}; rerun with --debug for the traceback",
+              file=sys.stderr)
+        return 1
+    return 0

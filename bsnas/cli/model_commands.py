@@ -1,0 +1,148 @@
+"""The architecture commands of the ``bsnas`` CLI: profile, baselines, proxy and proxy-check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from bsnas.arch.baselines import baseline, list_baselines
+from bsnas.arch.cost import count_stages
+from bsnas.arch.resolve import as_record
+from bsnas.cli.common import FORMATS, add_data_args, emit, input_size_arg, val_size
+from bsnas.errors import BsnasError
+from bsnas.training.config import OPTIMIZERS
+
+__all__ = ["add_model_commands"]
+
+
+def cmd_profile(args: argparse.Namespace) -> None:
+    record = as_record(args.arch, num_classes=args.num_classes, input_size=args.input_size)
+    rows = count_stages(record.arch, record.input_size, record.num_classes)
+    df = pd.DataFrame([{"stage": r.name, "blocks": r.blocks, "out_shape": "x".join(map(str, r.out_shape)),
+                        "flops": r.flops, "params": r.params} for r in rows])
+    flops, params = int(df.flops.sum()), int(df.params.sum())
+    extra = {"arch": record.arch_string, "input_size": list(record.input_size),
+             "num_classes": record.num_classes, "flops": flops, "params": params}
+    if args.verify:
+        from bsnas.nn.model import build_model
+        from bsnas.nn.profiling import fvcore_flops
+
+        model = build_model(record)
+        extra["fvcore_flops"] = fvcore_flops(model, record.input_size)
+        extra["built_params"] = sum(p.numel() for p in model.parameters())
+        if (extra["fvcore_flops"], extra["built_params"]) != (flops, params):
+            raise BsnasError(f"analytic count ({flops}, {params}) differs from the built model "
+                             f"({extra['fvcore_flops']}, {extra['built_params']}); please report this bug")
+    emit(df, args.format, extra)
+
+
+def cmd_baselines(args: argparse.Namespace) -> None:
+    rows = []
+    for name in list_baselines():
+        if args.filter and args.filter not in name:
+            continue
+        record = baseline(name, args.num_classes)
+        cost = record.count()
+        rows.append({"name": name, "mflops": round(cost.flops / 1e6, 2), "params": cost.params,
+                     "flops": cost.flops})
+    if not rows:
+        raise BsnasError(f"no baseline name contains {args.filter!r}; run `bsnas baselines` to list them")
+    emit(pd.DataFrame(rows), args.format)
+
+
+def cmd_proxy(args: argparse.Namespace) -> None:
+    from bsnas.data.split import load_data
+    from bsnas.training import ProxyConfig, resolve_device, train_proxy
+
+    config = ProxyConfig(epochs=args.epochs, subset=args.subset, batch_size=args.batch_size, seed=args.seed,
+                         optimizer=args.optimizer, lr=args.lr, label_smoothing=args.label_smoothing,
+                         device=args.device)
+    data = load_data(args.data, resolution=args.resolution, val_size=val_size(args.val_size), seed=args.seed,
+                     test_spec=args.test_data, device=resolve_device(args.device))
+    record = as_record(args.arch, num_classes=data.num_classes, input_size=data.input_size)
+    result = train_proxy(record.arch, data, config, progress=args.format == "table" and sys.stderr.isatty())
+    cost = record.count()
+    metrics = {"arch": record.arch_string, "flops": cost.flops, "params": cost.params, **result.to_dict()}
+    settings = metrics.pop("settings")
+    if args.format == "json":
+        print(json.dumps({**metrics, "settings": settings}, indent=2))
+    else:
+        for key, value in metrics.items():
+            if value is not None:
+                print(f"{key}: {round(value, 4) if isinstance(value, float) else value}")
+    if result.diverged:
+        raise BsnasError(f"training diverged: {result.diverged}")
+
+
+def cmd_proxy_check(args: argparse.Namespace) -> None:
+    from bsnas.training.proxy_check import parse_budget, proxy_check
+
+    specs = list(args.archs)
+    if args.archs_file:
+        specs += [line.strip() for line in Path(args.archs_file).read_text().splitlines()
+                  if line.strip() and not line.startswith("#")]
+    if args.baselines:
+        specs += [n for n in list_baselines() if args.baselines in n]
+    archs = [as_record(s).arch for s in specs]
+    if args.random:
+        if not args.space:
+            raise BsnasError("--random needs --space to draw from, e.g. --space mobilenet")
+        from bsnas.space import load_space, random_archs
+
+        archs += random_archs(load_space(args.space), args.random, args.seed)
+    check = proxy_check(archs, args.data, parse_budget(args.proxy), parse_budget(args.reference),
+                        val_size(args.val_size), args.seed, progress=args.format == "table")
+    def num(v: float) -> float | None:  # a constant column leaves the correlation undefined
+        return None if v != v else round(v, 4)
+
+    summary = {"spearman": num(check.spearman), "kendall": num(check.kendall),
+               "time_ratio": round(check.time_ratio, 4), "flop_ratio": round(check.flop_ratio, 4),
+               "proxy": args.proxy, "reference": args.reference, "data": args.data}
+    emit(check.table.round(4), args.format, summary)
+
+
+def add_model_commands(sub) -> None:
+    fmt = {"choices": FORMATS, "default": "table", "help": "output format"}
+    p = sub.add_parser("profile", help="FLOPs, params and a per-stage table of one architecture")
+    p.add_argument("arch", help="architecture string, baseline name or JSON record")
+    p.add_argument("--num-classes", type=int, default=None, help="override the record's class count")
+    p.add_argument("--input-size", type=input_size_arg, default=None, metavar="C,H,W", help="override the input size")
+    p.add_argument("--verify", action="store_true", help="also build the model and count it with fvcore")
+    p.add_argument("--format", **fmt)
+    p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("baselines", help="the BSConv paper's CIFAR model families with FLOPs and params")
+    p.add_argument("--filter", default="", help="only names containing this text")
+    p.add_argument("--num-classes", type=int, default=10)
+    p.add_argument("--format", **fmt)
+    p.set_defaults(func=cmd_baselines)
+
+    p = sub.add_parser("proxy", help="train one architecture on the proxy task and print its metrics")
+    p.add_argument("arch", help="architecture string, baseline name or JSON record")
+    add_data_args(p)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--subset", type=int, default=None, help="train on this many images (stratified)")
+    p.add_argument("--resolution", type=int, default=None, help="resize images to R x R")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1 SGD, 3e-3 AdamW)")
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--test-data", default=None, help="evaluate on this dataset too (only when given)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.set_defaults(func=cmd_proxy)
+
+    p = sub.add_parser("proxy-check", help="rank correlation of the proxy against a longer reference budget")
+    p.add_argument("archs", nargs="*", help="architecture strings, baseline names or JSON records")
+    p.add_argument("--archs-file", help="a file with one architecture per line")
+    p.add_argument("--baselines", default="", help="add the baselines whose names contain this text")
+    p.add_argument("--space", default=None, help="search space to draw --random architectures from")
+    p.add_argument("--random", type=int, default=0, metavar="K", help="add K random architectures of --space")
+    add_data_args(p)
+    p.add_argument("--proxy", default="epochs=2", help="proxy budget, e.g. epochs=2,subset=5000,resolution=16")
+    p.add_argument("--reference", default="epochs=20", help="reference budget, same keys")
+    p.add_argument("--format", **fmt)
+    p.set_defaults(func=cmd_proxy_check)

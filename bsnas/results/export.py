@@ -1,0 +1,141 @@
+"""Export discovered architectures: JSON records, ONNX (checked with onnxruntime) and torch.export programs.
+
+``pt2`` is a ``torch.export`` program (``torch.export.save``). It stands in
+for TorchScript, which PyTorch has deprecated in its favour: the program is
+a traced, Python-free graph that ``torch.export.load`` runs and that
+ExecuTorch and AOTInductor compile.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import optuna
+import torch
+from optuna.trial import TrialState
+
+from bsnas.arch.codec import decode_arch
+from bsnas.arch.record import ArchRecord
+from bsnas.errors import BsnasError, require
+from bsnas.nn.model import create_model
+from bsnas.results.front import pareto_front
+from bsnas.version import __version__
+
+__all__ = ["FORMATS", "export_front", "export_onnx", "export_pt2", "export_trial", "trial_record"]
+
+FORMATS = ("json", "onnx", "pt2")
+ONNX_TOLERANCE = 1e-4
+
+
+def trial_record(study: optuna.Study, number: int) -> ArchRecord:
+    """The record of an evaluated trial, with its proxy metrics and provenance."""
+    trials = study.get_trials(deepcopy=False)
+    if not isinstance(number, int) or not 0 <= number < len(trials):
+        raise BsnasError(f"study {study.study_name!r} has no trial {number}; it has trials 0..{len(trials) - 1} "
+                         "(see `bsnas front`)")
+    t = trials[number]
+    status = t.user_attrs.get("status")
+    if t.state != TrialState.COMPLETE or status not in ("trained", "reused"):
+        why = "is infeasible (over budget) and was never trained" if status == "infeasible" else (
+            f"is {t.state.name} ({t.user_attrs.get('fail_reason', 'no reason recorded')})")
+        raise BsnasError(f"trial {number} of study {study.study_name!r} {why}; pick an evaluated trial from "
+                         "`bsnas front`")
+    info = study.user_attrs.get("data_info") or {}
+    size = tuple(info.get("input_size") or t.user_attrs.get("proxy", {}).get("input_size") or (3, 32, 32))
+    a = t.user_attrs
+    extra = {"metrics": {k: a.get(k) for k in ("accuracy", "val_loss", "train_time", "images_per_sec", "epochs_run")},
+             "proxy": a.get("proxy"), "conv_mix": a.get("conv_mix"),
+             "provenance": {"study": study.study_name, "trial": number, "reused_from": a.get("reused_from"),
+                            "seed": a.get("seed"), "bsnas_version": __version__,
+                            "searched_with": study.user_attrs.get("bsnas_version")}}
+    return ArchRecord(decode_arch(a["arch"]), size, int(info.get("num_classes", 10)),
+                      f"{study.study_name}-trial{number}", extra)
+
+
+def _example(input_size, batch: int = 2) -> torch.Tensor:
+    return torch.randn(batch, *input_size, generator=torch.Generator().manual_seed(0))
+
+
+def export_onnx(model: torch.nn.Module, input_size: tuple[int, int, int], path: Path) -> float:
+    """Write ONNX with a dynamic batch axis; return the largest difference to PyTorch under onnxruntime."""
+    onnxruntime = require("onnxruntime", "onnx", "--format onnx")
+    require("onnxscript", "onnx", "--format onnx")
+    model = model.eval()
+    x = _example(input_size)
+    for name in ("torch.onnx", "torch.export", "torch._dynamo", "onnxscript"):
+        logging.getLogger(name).setLevel(logging.ERROR)  # the exporter logs each optional op it skips
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), str(path), dynamo=True, input_names=["input"], output_names=["logits"],
+                          dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x3 = _example(input_size, batch=3)
+    got = session.run(None, {session.get_inputs()[0].name: x3.numpy()})[0]
+    with torch.no_grad():
+        want = model(x3).numpy()
+    diff = float(np.abs(got - want).max())
+    if diff > ONNX_TOLERANCE:
+        raise BsnasError(f"ONNX output differs from PyTorch by {diff:.2e} (> {ONNX_TOLERANCE}); please report this")
+    return diff
+
+
+def export_pt2(model: torch.nn.Module, input_size: tuple[int, int, int], path: Path) -> None:
+    model = model.eval()
+    program = torch.export.export(model, (_example(input_size),),
+                                  dynamic_shapes=({0: torch.export.Dim("batch")},))
+    torch.export.save(program, str(path))
+
+
+def _parse_formats(formats) -> list[str]:
+    items = formats.split(",") if isinstance(formats, str) else list(formats)
+    items = [f.strip() for f in items if f.strip()]
+    bad = [f for f in items if f not in FORMATS]
+    if bad or not items:
+        raise BsnasError(f"export formats must be a comma list of {', '.join(FORMATS)}, but got {formats!r}")
+    return items
+
+
+def export_record(record: ArchRecord, out: Path, formats, weights: str | Path | None = None) -> dict:
+    """Write ``<name>.json`` / ``.onnx`` / ``.pt2`` for one record into ``out``; return what was written."""
+    formats = _parse_formats(formats)
+    out.mkdir(parents=True, exist_ok=True)
+    cost = record.count()
+    written = {"name": record.name, "arch": record.arch_string, "flops": cost.flops, "params": cost.params}
+    model = create_model(record, weights) if ("onnx" in formats or "pt2" in formats) else None
+    if "json" in formats:
+        written["json"] = str(record.save(out / f"{record.name}.json").name)
+    if "onnx" in formats:
+        path = out / f"{record.name}.onnx"
+        written["onnx_max_abs_diff"] = export_onnx(model, record.input_size, path)
+        written["onnx"] = path.name
+    if "pt2" in formats:
+        path = out / f"{record.name}.pt2"
+        export_pt2(model, record.input_size, path)
+        written["pt2"] = path.name
+    written["weights"] = "trained" if weights else "initial"
+    return written
+
+
+def export_trial(study: optuna.Study, number: int, out: str | Path, formats="json",
+                 weights: str | Path | None = None) -> dict:
+    return export_record(trial_record(study, number), Path(out), formats, weights)
+
+
+def export_front(study: optuna.Study, out: str | Path, formats="json") -> Path:
+    """Export every Pareto-optimal trial into ``out`` with an ``index.json`` listing them."""
+    out = Path(out)
+    front = pareto_front(study)
+    if front.empty:
+        raise BsnasError(f"study {study.study_name!r} has no evaluated trials to export")
+    entries = []
+    for _, row in front.iterrows():
+        entry = export_trial(study, int(row.trial), out, formats)
+        entries.append({"trial": int(row.trial), "accuracy": float(row.accuracy), **entry})
+    index = out / "index.json"
+    index.write_text(json.dumps({"study": study.study_name, "bsnas_version": __version__,
+                                 "formats": _parse_formats(formats), "front": entries}, indent=2) + "\n")
+    return index

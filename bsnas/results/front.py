@@ -1,0 +1,113 @@
+"""The Pareto front of a study, as plain data (a pandas DataFrame)."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.trial import TrialState
+
+from bsnas.arch.names import OP_CODES
+
+__all__ = ["conv_mix_label", "cost_scale", "dominant_op", "hypervolume", "hypervolume_history", "pareto_front",
+           "trials_frame"]
+
+COLUMNS = ["trial", "accuracy", "mflops", "mparams", "mix", "status", "arch"]
+
+
+def conv_mix_label(mix: dict[str, int]) -> str:
+    """``{"bsconv_u": 9, "dsc": 3, "regular": 1}`` → ``"bsu 9 / dsc 3 / reg 1"``."""
+    items = sorted(((n, op) for op, n in (mix or {}).items() if n), key=lambda x: (-x[0], x[1]))
+    return " / ".join(f"{OP_CODES.get(op, op)} {n}" for n, op in items)
+
+
+def dominant_op(mix: dict[str, int]) -> str:
+    """The conv type used by most blocks (ties go to the later of regular, dsc, bsconv_u, bsconv_s)."""
+    order = list(OP_CODES)
+    return max(order, key=lambda op: ((mix or {}).get(op, 0), order.index(op)))
+
+
+def trials_frame(study: optuna.Study) -> pd.DataFrame:
+    """Every completed trial with its stored attributes, one row each."""
+    rows = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        a = t.user_attrs
+        if "arch" not in a:
+            continue
+        rows.append({"trial": t.number, "accuracy": a.get("accuracy", 0.0) or 0.0, "flops": a["flops"],
+                     "params": a["params"], "mflops": a["flops"] / 1e6, "mparams": a["params"] / 1e6,
+                     "mix": conv_mix_label(a.get("conv_mix", {})), "status": a.get("status"), "arch": a["arch"],
+                     "dominant": dominant_op(a.get("conv_mix", {}))})
+    return pd.DataFrame(rows, columns=[*COLUMNS, "flops", "params", "dominant"])
+
+
+def _non_dominated(points: np.ndarray) -> np.ndarray:
+    """Mask of rows no other row dominates (all columns minimised)."""
+    keep = np.ones(len(points), dtype=bool)
+    for i, p in enumerate(points):
+        dominated = np.all(points <= p, axis=1) & np.any(points < p, axis=1)
+        keep[i] = not dominated.any()
+    return keep
+
+
+def pareto_front(study: optuna.Study, objectives: list[str] | None = None) -> pd.DataFrame:
+    """Feasible, evaluated trials that no other dominates (max accuracy, min FLOPs/params), by FLOPs.
+
+    Reused duplicates are dropped: each architecture appears once, under the trial that trained it.
+    """
+    objectives = objectives or study.metric_names or ["accuracy", "flops"]
+    df = trials_frame(study)
+    df = df[df.status == "trained"].drop_duplicates("arch")
+    if df.empty:
+        return df[[*COLUMNS, "flops", "params"]].reset_index(drop=True)
+    points = np.column_stack([-df.accuracy.to_numpy(dtype=float)] + [df[o].to_numpy(dtype=float)
+                                                                     for o in objectives[1:]])
+    front = df[_non_dominated(points)].sort_values(["flops", "accuracy"], ascending=[True, False])
+    return front[[*COLUMNS, "flops", "params"]].reset_index(drop=True)
+
+
+def _normalised(df: pd.DataFrame, objectives: list[str], scale: dict[str, float]) -> np.ndarray:
+    cols = [1.0 - df.accuracy.to_numpy(dtype=float)]
+    cols += [df[o].to_numpy(dtype=float) / scale[o] for o in objectives[1:]]
+    return np.column_stack(cols)
+
+
+def cost_scale(study: optuna.Study, df: pd.DataFrame | None = None) -> dict[str, float]:
+    """The space's largest FLOPs and params (stored at search start), used to normalise costs.
+
+    Without them, the largest values among the trials (``df``, read from the study if not given)."""
+    stored = study.user_attrs.get("space_max") or {}
+    df = trials_frame(study) if df is None else df
+    return {o: float(stored.get(o) or (df[o].max() if len(df) else 1.0) or 1.0) for o in ("flops", "params")}
+
+
+def _trained_points(study: optuna.Study, objectives: list[str] | None) -> np.ndarray:
+    objectives = objectives or study.metric_names or ["accuracy", "flops"]
+    everything = trials_frame(study)
+    df = everything[everything.status == "trained"].sort_values("trial")
+    return _normalised(df, objectives, cost_scale(study, everything)).reshape(len(df), len(objectives))
+
+
+def _hv(points: np.ndarray) -> float:
+    import moocore
+
+    inside = points[np.all(points < 1.0, axis=1)]
+    return float(moocore.hypervolume(inside, ref=np.ones(points.shape[1]))) if len(inside) else 0.0
+
+
+def hypervolume(study: optuna.Study, objectives: list[str] | None = None) -> float:
+    """Hypervolume of the front in normalised objectives, computed by ``moocore``.
+
+    Each objective is mapped to [0, 1] and minimised: error ``1 - accuracy``,
+    ``flops / max_flops`` and ``params / max_params``, where the maxima are the
+    search space's largest architecture at the data's input size. The
+    reference point is ``(1, 1[, 1])``: 0 means nothing found, 1 a perfect
+    network at zero cost.
+    """
+    return _hv(_trained_points(study, objectives))
+
+
+def hypervolume_history(study: optuna.Study, objectives: list[str] | None = None) -> list[float]:
+    """The hypervolume after each trained trial, in trial order."""
+    points = _trained_points(study, objectives)
+    return [_hv(points[:i]) for i in range(1, len(points) + 1)]

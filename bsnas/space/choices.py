@@ -1,0 +1,153 @@
+"""The choices of a search space, in one table that sampling, statistics and replay all read.
+
+A space is walked define-by-run: the stem's choices, then per stage its
+depth, width and activation, then per block of that depth the block's
+choices, then the head's width. Which block choices exist depends on the
+block kind and the conv type already chosen (``p`` only for BSConv-S in
+conv/basic/pre blocks; ``expansion`` and ``se`` only in ``ir`` blocks):
+:data:`BLOCK_CHOICES` and :data:`STEM_CHOICES` say so, once.
+
+:func:`walk` builds an architecture from any ``choose(name, options)``
+callback: :func:`sample_arch` answers with an Optuna trial,
+:func:`random_archs` with a seeded random sampler, and
+:mod:`bsnas.space.stats` enumerates the same table to count the space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import optuna
+
+from bsnas.arch.codec import encode_arch
+from bsnas.arch.spec import Arch, Block, Head, Stem
+from bsnas.arch.widths import expanded_width
+from bsnas.space.schema import SearchSpace
+
+__all__ = ["BLOCK_CHOICES", "STAGE_CHOICES", "STEM_CHOICES", "Choice", "assignments", "make_block", "make_stem",
+           "parameter_names", "random_archs", "sample_arch", "walk"]
+
+Chooser = Callable[[str, tuple], Any]
+
+
+class Choice(NamedTuple):
+    """One choice: its parameter name suffix, the space field holding the options, and when it exists."""
+
+    key: str
+    field: str
+    applies: Callable[[str, str | None], bool]  # (block kind, conv type chosen so far) -> exists
+
+
+def _always(kind: str, op: str | None) -> bool:
+    return True
+
+
+STEM_CHOICES = (
+    Choice("op", "ops", _always),
+    Choice("kernel", "kernel", _always),
+    Choice("width", "width", _always),
+    Choice("act", "act", _always),
+    Choice("p", "p", lambda kind, op: op == "bsconv_s"),
+)
+STAGE_CHOICES = (Choice("depth", "depth", _always), Choice("width", "width", _always), Choice("act", "act", _always))
+BLOCK_CHOICES = (
+    Choice("op", "ops", _always),
+    Choice("kernel", "kernel", _always),
+    Choice("p", "p", lambda kind, op: op == "bsconv_s" and kind != "ir"),
+    Choice("expansion", "expansion", lambda kind, op: kind == "ir"),
+    Choice("se", "se", lambda kind, op: kind == "ir"),
+)
+
+
+def _choose_all(choose: Chooser, prefix: str, table: tuple[Choice, ...], options: object, kind: str) -> dict:
+    values: dict[str, Any] = {}
+    for c in table:
+        if c.applies(kind, values.get("op")):
+            values[c.key] = choose(prefix + c.key, getattr(options, c.field))
+    return values
+
+
+def make_block(kind: str, values: dict, stride: int, width: int, act: str, in_width: int) -> Block:
+    """The block for one assignment of :data:`BLOCK_CHOICES` values."""
+    mid = expanded_width(in_width, values["expansion"]) if "expansion" in values else None
+    return Block(kind, values["op"], values["kernel"], stride, width, act, mid=mid, p=values.get("p"),
+                 se=values.get("se"))
+
+
+def walk(space: SearchSpace, choose: Chooser) -> Arch:
+    """Build the architecture that ``choose(name, options) -> value`` picks, define-by-run."""
+    stem = make_stem(_choose_all(choose, "stem.", STEM_CHOICES, space.stem, "conv"), space.stem.stride)
+    in_width, stages = stem.width, []
+    for i, st in enumerate(space.stages, 1):
+        sv = _choose_all(choose, f"s{i}.", STAGE_CHOICES, st, st.block)
+        blocks = []
+        for j in range(sv["depth"]):
+            values = _choose_all(choose, f"s{i}.b{j}.", BLOCK_CHOICES, st, st.block)
+            blocks.append(make_block(st.block, values, st.stride if j == 0 else 1, sv["width"], sv["act"], in_width))
+            in_width = sv["width"]
+        stages.append(tuple(blocks))
+    head_width = choose("head.width", space.head.width)
+    has_act = space.head.bn or head_width is not None
+    head = Head(bn=space.head.bn, width=head_width, act=space.head.act if has_act else None,
+                se=space.head.se if head_width is not None else None, dropout=space.head.dropout)
+    return Arch(Stem(stem, space.stem.data_bn), tuple(stages), head)
+
+
+def sample_arch(trial, space: SearchSpace) -> Arch:
+    """Sample an architecture define-by-run; ``optuna.trial.FixedTrial(trial.params)`` replays it.
+
+    A choice with one option is pinned: it is not a parameter.
+    """
+    return walk(space, lambda name, options: options[0] if len(options) == 1 else
+                trial.suggest_categorical(name, list(options)))
+
+
+def assignments(table: tuple[Choice, ...], options: object, kind: str) -> Iterator[dict]:
+    """Every assignment of ``table``'s values that ``options`` (a stem or stage space) allows."""
+
+    def expand(i: int, values: dict) -> Iterator[dict]:
+        if i == len(table):
+            yield values
+            return
+        c = table[i]
+        if not c.applies(kind, values.get("op")):
+            yield from expand(i + 1, values)
+            return
+        for option in getattr(options, c.field):
+            yield from expand(i + 1, {**values, c.key: option})
+
+    yield from expand(0, {})
+
+
+def make_stem(values: dict, stride: int) -> Block:
+    """The stem block for one assignment of :data:`STEM_CHOICES` values."""
+    return Block("conv", values["op"], values["kernel"], stride, values["width"], values["act"], p=values.get("p"))
+
+
+def _exposed(prefix: str, table: tuple[Choice, ...], options: object, kind: str, ops: tuple[str, ...]) -> list[str]:
+    return [prefix + c.key for c in table
+            if len(getattr(options, c.field)) > 1 and any(c.applies(kind, op) for op in ops)]
+
+
+def parameter_names(space: SearchSpace) -> list[str]:
+    """Every Optuna parameter the space can expose (pinned choices are not parameters)."""
+    names = _exposed("stem.", STEM_CHOICES, space.stem, "conv", space.stem.ops)
+    for i, st in enumerate(space.stages, 1):
+        names += _exposed(f"s{i}.", STAGE_CHOICES, st, st.block, st.ops)
+        for j in range(max(st.depth)):
+            names += _exposed(f"s{i}.b{j}.", BLOCK_CHOICES, st, st.block, st.ops)
+    return names + (["head.width"] if len(space.head.width) > 1 else [])
+
+
+def random_archs(space: SearchSpace, k: int, seed: int = 0) -> list[Arch]:
+    """``k`` distinct architectures drawn uniformly per choice (Optuna's RandomSampler, seeded)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    archs: dict[str, Arch] = {}
+    for _ in range(k * 50):
+        arch = sample_arch(study.ask(), space)
+        archs.setdefault(encode_arch(arch), arch)
+        if len(archs) == k:
+            break
+    return list(archs.values())

@@ -1,0 +1,188 @@
+"""Run a search: validate everything before training, create or resume the study, drive the workers.
+
+Each worker asks :func:`bsnas.study.bookkeeping.next_step` whether to
+train, wait or stop, and trains one trial at a time through
+:class:`~bsnas.study.objective.Objective`. ``--jobs J`` starts J worker
+processes on one machine; several machines share a study through one
+storage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import multiprocessing
+import os
+import time
+import warnings
+from collections.abc import Callable
+
+import optuna
+import torch
+from optuna.trial import FrozenTrial, TrialState
+
+from bsnas.data.split import ProxyData
+from bsnas.errors import SearchError
+from bsnas.files import atomic_write_text
+from bsnas.space.schema import SearchSpace, load_space
+from bsnas.space.stats import describe_space
+from bsnas.study.bookkeeping import STOP, WAIT, Rules, next_step, summarize
+from bsnas.study.config import FINGERPRINT, SearchConfig, load_search_data, make_sampler
+from bsnas.study.objective import Objective
+from bsnas.study.storage import open_storage, resolve_storage_url
+from bsnas.training.engine import resolve_device
+from bsnas.version import __version__
+
+__all__ = ["prepare", "run_search"]
+
+MAX_CONSECUTIVE_FAILURES = 10
+OnTrial = Callable[[optuna.Study, FrozenTrial], None]
+
+
+def max_attempts(trials: int) -> int:
+    """Trials of any kind (infeasible, reused, failed) a search may make before it gives up."""
+    return trials * 20 + 100
+
+
+def open_study(cfg: SearchConfig, space: SearchSpace, url: str, create: bool, seed: int | None) -> optuna.Study:
+    """Create (checking the stored fingerprint) or load the study of ``cfg``."""
+    # Grouped TPE and metric names are experimental in Optuna; bsnas uses them on purpose.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        storage = open_storage(url)
+        sampler = make_sampler(cfg.sampler, seed)
+        if not create:
+            return optuna.load_study(study_name=cfg.study_name, storage=storage, sampler=sampler)
+        directions = ["maximize"] + ["minimize"] * (len(cfg.objectives) - 1)
+        study = optuna.create_study(study_name=cfg.study_name, storage=storage, sampler=sampler,
+                                    directions=directions, load_if_exists=True)
+        fingerprint = cfg.fingerprint(space.path)
+        stored = study.user_attrs.get("bsnas_config")
+        if stored is None:
+            study.set_metric_names(list(cfg.objectives))
+            study.set_user_attr("bsnas_config", fingerprint)
+            study.set_user_attr("bsnas_version", __version__)
+        elif stored != fingerprint:
+            changed = [f"{k} {stored.get(k)!r} -> {fingerprint[k]!r}"
+                       for k in FINGERPRINT if stored.get(k) != fingerprint[k]]
+            raise SearchError(f"study {cfg.study_name!r} was created with other settings ({'; '.join(changed)}); "
+                              "repeat the original settings to resume, or pick a new --study name")
+        return study
+
+
+def _search_data(cfg: SearchConfig) -> ProxyData:
+    return load_search_data(cfg.data, cfg.resolution, cfg.val_size, cfg.seed, cfg.device)
+
+
+def _mark_dead(study: optuna.Study, numbers: tuple[int, ...]) -> None:
+    """Fail running trials whose worker stopped showing signs of life."""
+    if not numbers:
+        return
+    storage = study._storage  # Optuna's public API cannot fail another worker's trial
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.number in numbers:
+            storage.set_trial_user_attr(t._trial_id, "fail_reason", "its worker died (no sign of life)")
+            storage.set_trial_user_attr(t._trial_id, "fail_kind", "worker-died")
+            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+
+
+def _worker(cfg: SearchConfig, url: str, worker: int, threads: int, data: ProxyData | None = None,
+            on_trial: OnTrial | None = None) -> None:
+    torch.set_num_threads(threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = load_space(cfg.space)
+    # Offset the seed by the trials already stored, so a resumed run does not replay earlier draws.
+    existing = len(optuna.load_study(study_name=cfg.study_name, storage=open_storage(url)).get_trials(deepcopy=False))
+    study = open_study(cfg, space, url, create=False, seed=cfg.seed + worker + 7919 * existing)
+    rules = Rules(target=cfg.trials, max_attempts=max_attempts(cfg.trials), max_failures=MAX_CONSECUTIVE_FAILURES,
+                  since=existing)
+    objective = Objective(cfg, space, data if data is not None else _search_data(cfg), rules)
+    callbacks = [on_trial] if on_trial else []
+    while True:
+        step = next_step([summarize(t) for t in study.get_trials(deepcopy=False)], rules, time.time())
+        _mark_dead(study, step.stale)
+        if step.action == STOP:
+            if step.reason == "target":
+                return
+            raise SearchError(step.message)
+        if step.action == WAIT:  # the trials in flight may fail
+            optuna.storages.fail_stale_trials(study)
+            time.sleep(0.5)
+            continue
+        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=callbacks)
+
+
+def _worker_process(cfg: SearchConfig, url: str, worker: int, threads: int) -> None:
+    _worker(cfg, url, worker, threads)
+
+
+def prepare(cfg: SearchConfig) -> tuple[SearchSpace, str, optuna.Study, ProxyData]:
+    """Validate everything that can fail before any training, create or resume the study."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = load_space(cfg.space)
+    data = _search_data(cfg)
+    if min(data.input_size[1:]) < space.total_stride:
+        raise SearchError(f"resolution {data.input_size[1]}x{data.input_size[2]} is smaller than the space's "
+                          f"total stride {space.total_stride}; raise --resolution")
+    if cfg.proxy.subset is not None and cfg.proxy.subset > len(data.train_y):
+        raise SearchError(f"--subset {cfg.proxy.subset} is larger than the {len(data.train_y)} training images; "
+                          f"use --subset {len(data.train_y)} or less")
+    stats = describe_space(space, data.input_size, data.num_classes)
+    if stats.size < cfg.trials:
+        raise SearchError(f"space {space.name!r} has only {stats.size} architectures, fewer than --trials "
+                          f"{cfg.trials}; ask for at most {stats.size} or widen the space")
+    for name, smallest, limit in (("FLOPs", stats.min_flops, cfg.max_flops),
+                                  ("params", stats.min_params, cfg.max_params)):
+        if limit is not None and smallest > limit:
+            raise SearchError(f"the smallest architecture of space {space.name!r} has {smallest:,} {name}, over the "
+                              f"budget of {limit:,}; raise the budget or use a smaller space")
+    resolve_device(cfg.device)
+    url = resolve_storage_url(cfg.storage, cfg.run_dir)
+    study = open_study(cfg, space, url, create=True, seed=cfg.seed)
+    study.set_user_attr("space_max", {"flops": stats.max_flops, "params": stats.max_params})
+    study.set_user_attr("data_info", {"input_size": list(data.input_size), "num_classes": data.num_classes,
+                                      "classes": list(data.classes)[:1000]})
+    cfg.run_dir.mkdir(parents=True, exist_ok=True)
+    resolved = dataclasses.asdict(cfg) | {"storage": url, "space_path": space.path,
+                                          "space_hash": cfg.fingerprint(space.path)["space_hash"],
+                                          "input_size": list(data.input_size), "num_classes": data.num_classes,
+                                          "bsnas_version": __version__}
+    atomic_write_text(cfg.run_dir / "config.json", json.dumps(resolved, indent=2) + "\n")
+    return space, url, study, data
+
+
+def run_search(cfg: SearchConfig, on_trial: OnTrial | None = None, poll: float = 1.0) -> optuna.Study:
+    """Run (or resume) the search until ``cfg.trials`` architectures are trained; return the study.
+
+    ``on_trial(study, trial)`` is called for every finished trial, from this process.
+    """
+    _, url, study, data = prepare(cfg)
+    cores = os.cpu_count() or 1
+    if cfg.jobs == 1:
+        _worker(cfg, url, 0, cores, data, on_trial)
+        return study
+    del data
+    threads = max(1, cores // cfg.jobs)
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker_process, args=(cfg, url, w, threads), daemon=True) for w in range(cfg.jobs)]
+    for p in procs:
+        p.start()
+    seen: set[int] = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    try:
+        while True:
+            alive = any(p.is_alive() for p in procs)
+            for t in study.get_trials(deepcopy=False):
+                if t.state.is_finished() and t.number not in seen:
+                    seen.add(t.number)
+                    if on_trial:
+                        on_trial(study, t)
+            if not alive:
+                break
+            time.sleep(poll)
+    finally:
+        for p in procs:
+            p.join(timeout=0 if not p.is_alive() else None)
+    codes = [p.exitcode for p in procs]
+    if any(codes):
+        raise SearchError(f"worker processes exited with codes {codes}; rerun the same command to resume")
+    return study
