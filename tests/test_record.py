@@ -54,3 +54,24 @@ def test_unreadable_files(tmp_path):
     path.write_text("[1, 2]")
     with pytest.raises(RecordError, match="must be a JSON object"):
         load_record(path)
+
+
+def test_one_coercion_reads_every_form(tmp_path):
+    record = bsnas.baseline("cifar_resnet20_bsconvu", num_classes=100)
+    path = record.save(tmp_path / "r.json")
+    (tmp_path / "run").mkdir()
+    record.save(tmp_path / "run" / "record.json")
+    forms = [record, record.arch, record.arch_string, "cifar_resnet20_bsconvu", str(path), path, tmp_path / "run"]
+    assert {bsnas.as_record(f).arch_string for f in forms} == {record.arch_string}
+    assert bsnas.as_record(path).num_classes == 100 and bsnas.as_record(record.arch).num_classes == 10
+    model = bsnas.build_model(record)  # the record's class count and input channels
+    assert model.classifier.out_features == 100 and model(torch.zeros(1, 3, 32, 32)).shape == (1, 100)
+    assert bsnas.build_model(record, num_classes=7).classifier.out_features == 7
+    assert bsnas.count(record) == bsnas.count(record.arch, num_classes=100) != bsnas.count(record.arch)
+    assert bsnas.as_record(path, in_channels=1).input_size == (1, 32, 32)
+    with pytest.raises(bsnas.BsnasError, match="cannot read architecture 'nonsense'"):
+        bsnas.as_record("nonsense")
+    with pytest.raises(bsnas.BsnasError, match="unknown baseline 'cifar_resnet21'"):
+        bsnas.as_record("cifar_resnet21")
+    with pytest.raises(bsnas.BsnasError, match="but got int"):
+        bsnas.build_model(42)
