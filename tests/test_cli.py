@@ -72,8 +72,8 @@ def test_baselines_lists_all_with_counts(capsys):
         (["baselines", "--filter", "vgg"], "no baseline name contains 'vgg'"),
     ],
 )
-def test_errors_are_one_line_with_exit_code_2(argv, fragment, capsys):
-    assert main(argv) == 2
+def test_errors_are_one_line_with_exit_code_1(argv, fragment, capsys):
+    assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("bsnas: error: ") and fragment in err
     assert err.count("\n") == 1 and "Traceback" not in err

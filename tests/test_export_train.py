@@ -81,24 +81,24 @@ def test_front_exports_one_folder_with_an_index(study, tmp_path, capsys):
 def test_export_errors(study, tmp_path, capsys):
     s, root = study
     base = ["export", "--study", "e", "--runs-dir", str(root), "--out", str(tmp_path)]
-    assert main(["export", "--study", "nope", "--runs-dir", str(root), "--trial", "0", "--out", str(tmp_path)]) == 2
+    assert main(["export", "--study", "nope", "--runs-dir", str(root), "--trial", "0", "--out", str(tmp_path)]) == 1
     assert "no study 'nope'" in capsys.readouterr().err
-    assert main([*base, "--trial", "999"]) == 2
+    assert main([*base, "--trial", "999"]) == 1
     assert "has no trial 999" in capsys.readouterr().err
     infeasible = [t for t in s.trials if t.user_attrs.get("status") == "infeasible"]
     assert infeasible, "the seeded random search under 400K FLOPs draws over-budget architectures"
-    assert main([*base, "--trial", str(infeasible[0].number)]) == 2
+    assert main([*base, "--trial", str(infeasible[0].number)]) == 1
     assert "is infeasible (over budget) and was never trained" in capsys.readouterr().err
     s.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL, user_attrs={"fail_reason": "boom"}))
-    assert main([*base, "--trial", str(len(s.trials) - 1)]) == 2
+    assert main([*base, "--trial", str(len(s.trials) - 1)]) == 1
     assert "is FAIL (boom)" in capsys.readouterr().err
-    assert main([*base, "--trial", str(trained_trials(s)[0].number), "--format", "tflite"]) == 2
+    assert main([*base, "--trial", str(trained_trials(s)[0].number), "--format", "tflite"]) == 1
     assert "comma list of json, onnx, pt2" in capsys.readouterr().err
     corrupt = tmp_path / "c.json"
     data = bsnas.baseline("cifar_resnet20").to_dict()
     data["flops"] += 1
     corrupt.write_text(json.dumps(data))
-    assert main(["profile", str(corrupt)]) == 2
+    assert main(["profile", str(corrupt)]) == 1
     assert "the record is corrupt" in capsys.readouterr().err
 
 
@@ -127,8 +127,9 @@ def _weights(path):
     return [v for _, v in sorted(create_model(path).state_dict().items())]
 
 
-def test_resume_gives_identical_results(tmp_path):
-    rec = bsnas.ArchRecord(bsnas.decode_arch(TINY))
+@pytest.mark.parametrize("arch", [TINY, TINY.replace(":head", ":head_d0.5")], ids=["plain", "dropout"])
+def test_resume_gives_identical_results(tmp_path, arch):
+    rec = bsnas.ArchRecord(bsnas.decode_arch(arch))
     full = train(rec, "digits", 3, tmp_path / "full")
     train(rec, "digits", 3, tmp_path / "cut", stop_after=1)
     resumed = train(rec, "digits", 3, tmp_path / "cut", resume=True)
@@ -155,16 +156,32 @@ def test_resume_after_a_real_kill(tmp_path):
     assert epochs == list(range(1, 31))
 
 
+def test_resume_of_a_finished_run_reports_it_and_a_larger_epochs_continues(tmp_path, capsys):
+    out = tmp_path / "f"
+    base = ["train", TINY, "--data", "digits", "--out", str(out)]
+    assert main([*base, "--epochs", "2"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main([*base, "--epochs", "2", "--resume"]) == 0  # finished: nothing to train, same metrics
+    again = json.loads(capsys.readouterr().out)
+    assert {k: again[k] for k in ("epochs_run", "val_acc", "val_loss")} == {k: first[k] for k in
+                                                                             ("epochs_run", "val_acc", "val_loss")}
+    assert main([*base, "--epochs", "4", "--resume"]) == 0
+    assert json.loads(capsys.readouterr().out)["epochs_run"] == 4
+    assert [json.loads(x)["epoch"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
+    assert main([*base, "--epochs", "3", "--resume"]) == 1
+    assert "already holds 4 trained epochs, more than --epochs 3" in capsys.readouterr().err
+
+
 def test_train_errors(tmp_path, capsys):
     out = tmp_path / "e"
     base = ["train", TINY, "--data", "digits", "--epochs", "1", "--out", str(out)]
-    assert main([*base, "--resume"]) == 2
+    assert main([*base, "--resume"]) == 1
     assert "nothing to resume" in capsys.readouterr().err
     assert main(base) == 0
     capsys.readouterr()
-    assert main(base) == 2
+    assert main(base) == 1
     assert "already holds a training run; pass --resume" in capsys.readouterr().err
-    assert main([*base[:-4], "--epochs", "1", "--out", str(out), "--resume", "--lr", "0.5"]) == 2
+    assert main([*base[:-4], "--epochs", "1", "--out", str(out), "--resume", "--lr", "0.5"]) == 1
     assert "was trained with other settings (lr)" in capsys.readouterr().err
     with pytest.raises(bsnas.BsnasError, match="no weights file"):
         create_model(out / "record.json", weights=tmp_path / "none.safetensors")

@@ -120,9 +120,9 @@ def test_front_cli_formats_plot_compare_and_cached_baselines(searched, tmp_path,
 
 def test_front_errors(searched, capsys):
     _, root = searched
-    assert main(["front", "--study", "missing", "--runs-dir", str(root)]) == 2
+    assert main(["front", "--study", "missing", "--runs-dir", str(root)]) == 1
     assert "no study 'missing'" in capsys.readouterr().err
-    assert main(["front", "--study", "f", "--runs-dir", str(root), "--baselines", "cifar_vgg"]) == 2
+    assert main(["front", "--study", "f", "--runs-dir", str(root), "--baselines", "cifar_vgg"]) == 1
     assert "unknown baseline 'cifar_vgg'" in capsys.readouterr().err
 
 

@@ -229,6 +229,6 @@ def test_search_cli_errors(tmp_path, capsys, extra, fragment):
     argv = ["search", "--space", "tiny", "--trials", "1", "--runs-dir", str(tmp_path), *extra]
     if "--space" in extra:
         argv = argv[:1] + argv[3:]
-    assert main(argv) == 2
+    assert main(argv) == 1
     err = capsys.readouterr().err
     assert fragment in err and err.count("\n") == 1

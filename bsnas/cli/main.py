@@ -1,8 +1,9 @@
-"""The ``bsnas`` command line. Errors print one line and exit 2; ``--debug`` shows the traceback."""
+"""The ``bsnas`` command line. Errors print one line and exit 1 (usage errors 2); ``--debug`` shows the traceback."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from bsnas.cli.model_commands import add_model_commands
@@ -27,16 +28,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _os_error(err: OSError) -> str:
+    """An operating-system error in one line, with the file it concerns and what to check."""
+    where = f" {err.filename!r}" if err.filename else ""
+    what = err.strerror or str(err)
+    return f"{what}:{where} (check the path, free space and permissions)" if where else what
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line. Exit codes: 0 success, 1 a runtime error, 2 a usage error, 130 interrupted."""
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away (`bsnas baselines | head`): stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except (BsnasError, OSError) as err:
         if args.debug:
             raise
-        print(f"bsnas: error: {err}", file=sys.stderr)
-        return 2
+        message = _os_error(err) if isinstance(err, OSError) and not isinstance(err, BsnasError) else str(err)
+        print(f"bsnas: error: {message.splitlines()[0] if message else type(err).__name__}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("bsnas: interrupted; run the same command again to resume a search", file=sys.stderr)
         return 130

@@ -32,7 +32,8 @@ from typing import NamedTuple
 
 from optuna.trial import FrozenTrial
 
-__all__ = ["STOP", "TRAIN", "WAIT", "Rules", "Step", "TrialSummary", "next_step", "steps_back", "summarize"]
+__all__ = ["STOP", "TRAIN", "WAIT", "Rules", "Step", "TrialSummary", "is_stale", "next_step", "steps_back",
+           "summarize"]
 
 TRAIN, WAIT, STOP = "train", "wait", "stop"
 #: ``fail_kind`` of a trial that failed in training; other kinds are faults around it.
@@ -79,7 +80,8 @@ class Step(NamedTuple):
     stale: tuple[int, ...] = ()  # running trials whose worker died: mark them failed
 
 
-def _is_stale(s: TrialSummary, rules: Rules, now: float) -> bool:
+def is_stale(s: TrialSummary, rules: Rules, now: float) -> bool:
+    """A running trial whose worker has not been heard from for ``rules.stale_after`` seconds."""
     return s.state == "running" and (s.last_alive is None or s.last_alive < now - rules.stale_after)
 
 
@@ -109,7 +111,7 @@ def _cap_message(trials: Sequence[TrialSummary], trained: int, rules: Rules) -> 
 def next_step(trials: Sequence[TrialSummary], rules: Rules, now: float) -> Step:
     """What a worker does next (see the module docstring for the rules)."""
     trained = sum(s.trained for s in trials)
-    stale = tuple(s.number for s in trials if _is_stale(s, rules, now))
+    stale = tuple(s.number for s in trials if is_stale(s, rules, now))
     if trained >= rules.target:
         return Step(STOP, "target", f"{trained} of {rules.target} architectures trained", stale)
     failures, last = _failures_in_a_row(trials, rules.since)
@@ -126,4 +128,4 @@ def next_step(trials: Sequence[TrialSummary], rules: Rules, now: float) -> Step:
 def steps_back(trials: Sequence[TrialSummary], number: int, rules: Rules, now: float) -> bool:
     """Whether trial ``number`` must step back: its earlier trials, trained or running, reach the target."""
     earlier = [s for s in trials if s.number < number]
-    return sum(s.trained or (s.state == "running" and not _is_stale(s, rules, now)) for s in earlier) >= rules.target
+    return sum(s.trained or (s.state == "running" and not is_stale(s, rules, now)) for s in earlier) >= rules.target

@@ -1,18 +1,27 @@
-"""One search trial: sample, count, check the budget, reuse a duplicate or train on the proxy.
+"""One search trial: sample, count, check the budget, claim the architecture, train it on the proxy.
 
 * over budget: recorded as infeasible through ``trial.set_constraint``,
   with no training;
-* seen before in the study (same canonical string): its result is reused
-  and the trial marked ``status=reused``;
-* surplus (parallel workers already reach the target): the trial steps back
-  as PRUNED with ``status=surplus``; that is not a failure;
+* trained before in the study (same canonical string): its result is
+  reused and the trial marked ``status=reused``;
+* being trained right now by another worker: the trial waits for that
+  result and reuses it, so no architecture is ever trained twice;
+* surplus (trained and running trials already reach the target): the trial
+  steps back as PRUNED with ``status=surplus``; that is not a failure;
 * failing (exception, diverging loss, out of memory): the trial is FAIL
-  with ``fail_reason`` and ``fail_kind=error`` in its user attributes.
+  with ``fail_reason`` and ``fail_kind=error``; Ctrl-C marks it FAIL with
+  ``fail_reason`` "interrupted".
+
+The checks and the claim (``status=training`` with the ``arch`` string)
+happen under the storage's lock (:func:`bsnas.study.storage.storage_lock`),
+so two workers can never both claim one architecture.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -23,14 +32,16 @@ from bsnas.data.split import ProxyData
 from bsnas.errors import BsnasError
 from bsnas.space.choices import sample_arch
 from bsnas.space.schema import SearchSpace
-from bsnas.study.bookkeeping import TRAINING_FAILURE, Rules, steps_back, summarize
+from bsnas.study.bookkeeping import TRAINING_FAILURE, Rules, is_stale, steps_back, summarize
 from bsnas.study.config import SearchConfig
+from bsnas.study.liveness import Heartbeat, mark_dead
 from bsnas.training.proxy import train_proxy
 
 __all__ = ["Objective", "trained_trials"]
 
 #: What a reused duplicate copies from the trial that trained its architecture.
 RESULT_KEYS = ("accuracy", "val_loss", "train_time", "images_per_sec", "epochs_run", "proxy")
+Lock = Callable[[], contextlib.AbstractContextManager]
 
 
 def trained_trials(study: optuna.Study) -> list[FrozenTrial]:
@@ -42,13 +53,18 @@ def trained_trials(study: optuna.Study) -> list[FrozenTrial]:
 class Objective:
     """The Optuna objective of a search: returns (accuracy, flops[, params])."""
 
-    def __init__(self, cfg: SearchConfig, space: SearchSpace, data: ProxyData, rules: Rules):
-        self.cfg, self.space, self.data, self.rules = cfg, space, data, rules
+    def __init__(self, cfg: SearchConfig, space: SearchSpace, data: ProxyData, rules: Rules,
+                 lock: Lock = contextlib.nullcontext, poll: float = 0.5):
+        self.cfg, self.space, self.data, self.rules, self.lock, self.poll = cfg, space, data, rules, lock, poll
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         try:
             return self._run(trial)
         except optuna.TrialPruned:
+            raise
+        except KeyboardInterrupt:
+            trial.set_user_attr("fail_reason", "interrupted")
+            trial.set_user_attr("fail_kind", "interrupted")
             raise
         except Exception as err:
             trial.set_user_attr("fail_reason", f"{type(err).__name__}: {err}"[:2000])
@@ -63,40 +79,57 @@ class Objective:
         arch = sample_arch(trial, self.space)
         text = encode_arch(arch)
         flops, params = count(arch, self.data.input_size, self.data.num_classes)
-        for key, value in {"arch": text, "flops": flops, "params": params,
-                           "conv_mix": arch.conv_mix(), "seed": self.cfg.seed}.items():
-            trial.set_user_attr(key, value)
+        attrs = {"arch": text, "flops": flops, "params": params, "conv_mix": arch.conv_mix(), "seed": self.cfg.seed}
         feasible = True
         for name, value, limit in (("flops", flops, self.cfg.max_flops), ("params", params, self.cfg.max_params)):
             if limit is not None:
                 trial.set_constraint(name, value - limit)
                 feasible &= value <= limit
         if not feasible:
-            trial.set_user_attr("status", "infeasible")
+            _set(trial, {**attrs, "status": "infeasible"})
             return self._values(0.0, flops, params)
-        earlier = self._earlier(trial.study, text)
+        earlier = self._claim(trial, text, attrs)
         if earlier is not None:
-            for key in RESULT_KEYS:
-                trial.set_user_attr(key, earlier.user_attrs.get(key))
-            trial.set_user_attr("status", "reused")
-            trial.set_user_attr("reused_from", earlier.number)
+            _set(trial, {**attrs, **{k: earlier.user_attrs.get(k) for k in RESULT_KEYS}, "status": "reused",
+                         "reused_from": earlier.number})
             return self._values(earlier.user_attrs["accuracy"], flops, params)
-        summaries = [summarize(t) for t in trial.study.get_trials(deepcopy=False)]
-        if steps_back(summaries, trial.number, self.rules, time.time()):
-            trial.set_user_attr("status", "surplus")
-            raise optuna.TrialPruned("the study already has enough trained or running trials")
-        result = train_proxy(arch, self.data, self.cfg.proxy)
+        with Heartbeat(trial.study, trial._trial_id):
+            result = train_proxy(arch, self.data, self.cfg.proxy)
         if result.diverged:
             raise BsnasError(f"training diverged: {result.diverged}")
-        for key, value in {"accuracy": result.val_acc, "val_loss": result.val_loss,
-                           "train_time": round(result.train_time, 3), "images_per_sec": round(result.images_per_sec, 1),
-                           "epochs_run": result.epochs_run, "proxy": result.settings, "status": "trained"}.items():
-            trial.set_user_attr(key, value)
+        _set(trial, {"accuracy": result.val_acc, "val_loss": result.val_loss,
+                     "train_time": round(result.train_time, 3), "images_per_sec": round(result.images_per_sec, 1),
+                     "epochs_run": result.epochs_run, "proxy": result.settings, "status": "trained"})
         return self._values(result.val_acc, flops, params)
 
-    @staticmethod
-    def _earlier(study: optuna.Study, text: str) -> FrozenTrial | None:
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            if t.user_attrs.get("arch") == text and t.user_attrs.get("status") == "trained":
-                return t
-        return None
+    def _claim(self, trial: optuna.Trial, text: str, attrs: dict) -> FrozenTrial | None:
+        """Claim ``text`` for this trial (return None: train it) or return the trial whose result to reuse.
+
+        Waits while another live trial holds the claim; steps back as surplus when the target is reached.
+        """
+        study = trial.study
+        while True:
+            with self.lock():
+                trials = study.get_trials(deepcopy=False)
+                same = [t for t in trials if t.number != trial.number and t.user_attrs.get("arch") == text]
+                earlier = next((t for t in same if t.state == TrialState.COMPLETE
+                                and t.user_attrs.get("status") == "trained"), None)
+                if earlier is not None:
+                    return earlier
+                now = time.time()
+                holders = [t for t in same if t.state == TrialState.RUNNING
+                           and t.user_attrs.get("status") == "training"]
+                live = [t for t in holders if not is_stale(summarize(t), self.rules, now)]
+                if not live:
+                    mark_dead(study, [t.number for t in holders])
+                    if steps_back([summarize(t) for t in trials], trial.number, self.rules, now):
+                        trial.set_user_attr("status", "surplus")
+                        raise optuna.TrialPruned("the study already has enough trained or running trials")
+                    _set(trial, {**attrs, "status": "training"})
+                    return None
+            time.sleep(self.poll)  # another worker trains this architecture right now: wait for its result
+
+
+def _set(trial: optuna.Trial, attrs: dict) -> None:
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)

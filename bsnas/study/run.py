@@ -10,16 +10,19 @@ storage.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import multiprocessing
 import os
+import queue
+import signal
 import time
 import warnings
 from collections.abc import Callable
 
 import optuna
 import torch
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from bsnas.data.split import ProxyData
 from bsnas.errors import SearchError
@@ -28,8 +31,9 @@ from bsnas.space.schema import SearchSpace, load_space
 from bsnas.space.stats import describe_space
 from bsnas.study.bookkeeping import STOP, WAIT, Rules, next_step, summarize
 from bsnas.study.config import FINGERPRINT, SearchConfig, load_search_data, make_sampler
-from bsnas.study.objective import Objective
-from bsnas.study.storage import open_storage, resolve_storage_url
+from bsnas.study.liveness import mark_dead, stale_after
+from bsnas.study.objective import Objective, trained_trials
+from bsnas.study.storage import mask_url, open_storage, resolve_storage_url, storage_lock
 from bsnas.training.engine import resolve_device
 from bsnas.version import __version__
 
@@ -54,15 +58,16 @@ def open_study(cfg: SearchConfig, space: SearchSpace, url: str, create: bool, se
         if not create:
             return optuna.load_study(study_name=cfg.study_name, storage=storage, sampler=sampler)
         directions = ["maximize"] + ["minimize"] * (len(cfg.objectives) - 1)
-        study = optuna.create_study(study_name=cfg.study_name, storage=storage, sampler=sampler,
-                                    directions=directions, load_if_exists=True)
         fingerprint = cfg.fingerprint(space.path)
-        stored = study.user_attrs.get("bsnas_config")
-        if stored is None:
-            study.set_metric_names(list(cfg.objectives))
-            study.set_user_attr("bsnas_config", fingerprint)
-            study.set_user_attr("bsnas_version", __version__)
-        elif stored != fingerprint:
+        with storage_lock(url):  # two processes starting the same new study: one creates, the other resumes
+            study = optuna.create_study(study_name=cfg.study_name, storage=storage, sampler=sampler,
+                                        directions=directions, load_if_exists=True)
+            stored = study.user_attrs.get("bsnas_config")
+            if stored is None:
+                study.set_metric_names(list(cfg.objectives))
+                study.set_user_attr("bsnas_config", fingerprint)
+                study.set_user_attr("bsnas_version", __version__)
+        if stored is not None and stored != fingerprint:
             changed = [f"{k} {stored.get(k)!r} -> {fingerprint[k]!r}"
                        for k in FINGERPRINT if stored.get(k) != fingerprint[k]]
             raise SearchError(f"study {cfg.study_name!r} was created with other settings ({'; '.join(changed)}); "
@@ -74,51 +79,52 @@ def _search_data(cfg: SearchConfig) -> ProxyData:
     return load_search_data(cfg.data, cfg.resolution, cfg.val_size, cfg.seed, cfg.device)
 
 
-def _mark_dead(study: optuna.Study, numbers: tuple[int, ...]) -> None:
-    """Fail running trials whose worker stopped showing signs of life."""
-    if not numbers:
-        return
-    storage = study._storage  # Optuna's public API cannot fail another worker's trial
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.number in numbers:
-            storage.set_trial_user_attr(t._trial_id, "fail_reason", "its worker died (no sign of life)")
-            storage.set_trial_user_attr(t._trial_id, "fail_kind", "worker-died")
-            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-
-
 def _worker(cfg: SearchConfig, url: str, worker: int, threads: int, data: ProxyData | None = None,
             on_trial: OnTrial | None = None) -> None:
     torch.set_num_threads(threads)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = load_space(cfg.space)
     # Offset the seed by the trials already stored, so a resumed run does not replay earlier draws.
     existing = len(optuna.load_study(study_name=cfg.study_name, storage=open_storage(url)).get_trials(deepcopy=False))
     study = open_study(cfg, space, url, create=False, seed=cfg.seed + worker + 7919 * existing)
     rules = Rules(target=cfg.trials, max_attempts=max_attempts(cfg.trials), max_failures=MAX_CONSECUTIVE_FAILURES,
-                  since=existing)
-    objective = Objective(cfg, space, data if data is not None else _search_data(cfg), rules)
+                  stale_after=stale_after(), since=existing)
+    objective = Objective(cfg, space, data if data is not None else _search_data(cfg), rules,
+                          lock=functools.partial(storage_lock, url))
     callbacks = [on_trial] if on_trial else []
     while True:
         step = next_step([summarize(t) for t in study.get_trials(deepcopy=False)], rules, time.time())
-        _mark_dead(study, step.stale)
+        mark_dead(study, step.stale)
         if step.action == STOP:
             if step.reason == "target":
                 return
             raise SearchError(step.message)
         if step.action == WAIT:  # the trials in flight may fail
-            optuna.storages.fail_stale_trials(study)
             time.sleep(0.5)
             continue
         study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=callbacks)
 
 
-def _worker_process(cfg: SearchConfig, url: str, worker: int, threads: int) -> None:
-    _worker(cfg, url, worker, threads)
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _worker_process(cfg: SearchConfig, url: str, worker: int, threads: int, verbosity: int,
+                    errors: multiprocessing.Queue) -> None:
+    """A ``--jobs`` worker: stops like Ctrl-C on SIGTERM; reports its error to the parent in one line."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    optuna.logging.set_verbosity(verbosity)
+    try:
+        _worker(cfg, url, worker, threads)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as err:
+        errors.put(f"worker {worker}: {err}" if isinstance(err, SearchError) else
+                   f"worker {worker}: {type(err).__name__}: {(str(err).splitlines() or [''])[0]}")
+        raise SystemExit(1) from None
 
 
 def prepare(cfg: SearchConfig) -> tuple[SearchSpace, str, optuna.Study, ProxyData]:
     """Validate everything that can fail before any training, create or resume the study."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = load_space(cfg.space)
     data = _search_data(cfg)
     if min(data.input_size[1:]) < space.total_stride:
@@ -143,7 +149,7 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, str, optuna.Study, ProxyDat
     study.set_user_attr("data_info", {"input_size": list(data.input_size), "num_classes": data.num_classes,
                                       "classes": list(data.classes)[:1000]})
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
-    resolved = dataclasses.asdict(cfg) | {"storage": url, "space_path": space.path,
+    resolved = dataclasses.asdict(cfg) | {"storage": mask_url(url), "space_path": space.path,
                                           "space_hash": cfg.fingerprint(space.path)["space_hash"],
                                           "input_size": list(data.input_size), "num_classes": data.num_classes,
                                           "bsnas_version": __version__}
@@ -151,11 +157,15 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, str, optuna.Study, ProxyDat
     return space, url, study, data
 
 
-def run_search(cfg: SearchConfig, on_trial: OnTrial | None = None, poll: float = 1.0) -> optuna.Study:
+def run_search(cfg: SearchConfig, on_trial: OnTrial | None = None, poll: float = 1.0,
+               log_failures: bool = False) -> optuna.Study:
     """Run (or resume) the search until ``cfg.trials`` architectures are trained; return the study.
 
-    ``on_trial(study, trial)`` is called for every finished trial, from this process.
+    ``on_trial(study, trial)`` is called for every finished trial, from this process. Optuna's own
+    warning (with a traceback) for each failed trial is shown only with ``log_failures``.
     """
+    verbosity = optuna.logging.WARNING if log_failures else optuna.logging.ERROR
+    optuna.logging.set_verbosity(verbosity)
     _, url, study, data = prepare(cfg)
     cores = os.cpu_count() or 1
     if cfg.jobs == 1:
@@ -164,7 +174,9 @@ def run_search(cfg: SearchConfig, on_trial: OnTrial | None = None, poll: float =
     del data
     threads = max(1, cores // cfg.jobs)
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker_process, args=(cfg, url, w, threads), daemon=True) for w in range(cfg.jobs)]
+    errors = ctx.Queue()
+    procs = [ctx.Process(target=_worker_process, args=(cfg, url, w, threads, verbosity, errors), daemon=True)
+             for w in range(cfg.jobs)]
     for p in procs:
         p.start()
     seen: set[int] = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
@@ -180,9 +192,35 @@ def run_search(cfg: SearchConfig, on_trial: OnTrial | None = None, poll: float =
                 break
             time.sleep(poll)
     finally:
-        for p in procs:
-            p.join(timeout=0 if not p.is_alive() else None)
+        _stop(procs)
+    if len(trained_trials(study)) >= cfg.trials:
+        return study  # the target is met, even if a worker was killed on the way
+    raise SearchError(_worker_failure(procs, errors))
+
+
+def _stop(procs: list) -> None:
+    """Stop workers still running (the parent failed or was interrupted): SIGTERM, then SIGKILL."""
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + 30
+    for p in procs:
+        p.join(timeout=max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join()
+
+
+def _worker_failure(procs: list, errors) -> str:
+    messages = []
+    while True:
+        try:
+            messages.append(errors.get(timeout=0.1))
+        except queue.Empty:
+            break
+    if messages:
+        return "; ".join(messages)
     codes = [p.exitcode for p in procs]
-    if any(codes):
-        raise SearchError(f"worker processes exited with codes {codes}; rerun the same command to resume")
-    return study
+    killed = [f"worker {i} by signal {-c}" for i, c in enumerate(codes) if c is not None and c < 0]
+    how = f"killed ({', '.join(killed)})" if killed else f"exited with codes {codes}"
+    return f"the worker processes were {how} before the target was met; rerun the same command to resume"

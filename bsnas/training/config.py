@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from bsnas.errors import BsnasError
@@ -10,6 +11,16 @@ __all__ = ["OPTIMIZERS", "SCHEDULES", "ProxyConfig"]
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("onecycle", "linear")
+#: Fields the command line sets with a flag of the same name.
+_FLAGS = ("epochs", "batch_size", "subset", "seed", "optimizer", "lr", "label_smoothing", "device")
+
+
+def _is_int(value: object, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -39,19 +50,36 @@ class ProxyConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
+        def bad(name: str, rule: str) -> BsnasError:
+            flag = f" (--{name.replace('_', '-')})" if name in _FLAGS else ""
+            return BsnasError(f"{name}{flag} must be {rule}, but got {getattr(self, name)!r}")
+
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise BsnasError(f"{name} must be a positive integer, but got {value!r}")
-        if self.subset is not None and (not isinstance(self.subset, int) or self.subset < 2):
-            raise BsnasError(f"subset must be an integer >= 2 (or None for all), but got {self.subset!r}")
+            if not _is_int(getattr(self, name), 1):
+                raise bad(name, "a positive integer")
+        if self.subset is not None and not _is_int(self.subset, 2):
+            raise bad("subset", "an integer >= 2 (or None for all training images)")
+        if not _is_int(self.seed, 0):
+            raise bad("seed", "a non-negative integer")
         if self.optimizer not in OPTIMIZERS:
-            raise BsnasError(f"optimizer must be one of {OPTIMIZERS}, but got {self.optimizer!r}")
+            raise bad("optimizer", f"one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
-            raise BsnasError(f"schedule must be one of {SCHEDULES}, but got {self.schedule!r}")
-        if not 0.0 <= self.warmup < 1.0 or not 0.0 <= self.label_smoothing < 1.0:
-            raise BsnasError(f"warmup and label_smoothing must lie in [0, 1), but got "
-                             f"{self.warmup!r} and {self.label_smoothing!r}")
+            raise bad("schedule", f"one of {', '.join(SCHEDULES)}")
+        if self.lr is not None and not (_is_number(self.lr) and self.lr > 0):
+            raise bad("lr", "a positive, finite learning rate (or None for the optimiser's default)")
+        for name in ("weight_decay", "alpha"):
+            if not (_is_number(getattr(self, name)) and getattr(self, name) >= 0):
+                raise bad(name, "a finite number >= 0")
+        for name in ("warmup", "label_smoothing"):
+            if not (_is_number(getattr(self, name)) and 0.0 <= getattr(self, name) < 1.0):
+                raise bad(name, "a number in [0, 1)")
+        if self.pad is not None and not _is_int(self.pad, 0):
+            raise bad("pad", "an integer >= 0 (or None for resolution // 8)")
+        for name in ("augment", "channels_last"):
+            if not isinstance(getattr(self, name), bool):
+                raise bad(name, "True or False")
+        if not isinstance(self.device, str):
+            raise bad("device", "a string such as auto, cpu or cuda:0")
 
     @property
     def peak_lr(self) -> float:

@@ -139,15 +139,23 @@ class Trainer:
         return evaluate(self.model, self.data, x, y, self.config.channels_last)
 
     def state_dict(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-                "scheduler": self.sched.state_dict(), "generator": self.gen.get_state(),
-                "epoch": self.epoch, "seen": self.seen, "train_time": self.train_time}
+        """Everything the next epoch depends on, dropout's random state included (tensors and numbers only)."""
+        state = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                 "scheduler": self.sched.state_dict(), "generator": self.gen.get_state(),
+                 "torch_rng": torch.get_rng_state(), "epoch": self.epoch, "seen": self.seen,
+                 "train_time": self.train_time}
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
         self.gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        if "cuda_rng" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.device)
         self.epoch, self.seen, self.train_time = int(state["epoch"]), int(state["seen"]), float(state["train_time"])
 
 

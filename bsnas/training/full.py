@@ -44,7 +44,8 @@ def train(arch: ArchRecord | Arch | str | Path, data_spec: str, epochs: int, out
           progress: bool = False, stop_after: int | None = None) -> dict:
     """Train ``arch`` (anything :func:`bsnas.as_record` reads) for ``epochs`` epochs (cosine schedule, weight
     decay, crop+flip, label smoothing 0.1, BSConv-S regulariser); ``stop_after`` ends early after that many
-    epochs (tests)."""
+    epochs (tests). With ``resume``, a finished run only reports its metrics, and a larger ``epochs``
+    continues it."""
     record = as_record(arch)
     out = Path(out)
     state_path = out / STATE
@@ -58,17 +59,13 @@ def train(arch: ArchRecord | Arch | str | Path, data_spec: str, epochs: int, out
     data = load_data(data_spec, resolution=resolution, val_size=val_size, seed=seed, test_spec=test_spec,
                      device=dev)
     record = dataclasses.replace(record, input_size=data.input_size, num_classes=data.num_classes)
-    trainer = Trainer(record.arch, data, config, dev)
     settings = {"arch": record.arch_string, "data": data_spec, "resolution": resolution, "val_size": val_size,
                 **dataclasses.asdict(config)}
     settings.pop("device")
+    state = _resumable_state(out, settings, dev) if resume else None
+    trainer = Trainer(record.arch, data, config, dev)
     out.mkdir(parents=True, exist_ok=True)
-    if resume:
-        state = torch.load(state_path, weights_only=True, map_location=dev)
-        if state.get("settings") != settings:
-            changed = sorted(k for k in settings if state.get("settings", {}).get(k) != settings[k])
-            raise BsnasError(f"{out} was trained with other settings ({', '.join(changed)}); resume with the "
-                             "original ones or pick another --out")
+    if state is not None:
         trainer.load_state_dict(state["trainer"])
         _truncate_metrics(out / METRICS, trainer.epoch)
     else:
@@ -91,6 +88,7 @@ def train(arch: ArchRecord | Arch | str | Path, data_spec: str, epochs: int, out
             break
     if bar is not None:
         bar.close()
+    val_acc, val_loss = trainer.evaluate(data.val_x, data.val_y)
     summary = {"epochs_run": trainer.epoch, "val_acc": val_acc, "val_loss": val_loss,
                "train_time": trainer.train_time, "bsnas_version": __version__}
     if data.test_x is not None:
@@ -98,8 +96,27 @@ def train(arch: ArchRecord | Arch | str | Path, data_spec: str, epochs: int, out
     if trainer.epoch == epochs:
         saved = load_record(out / RECORD)
         ArchRecord(saved.arch, saved.input_size, saved.num_classes, saved.name,
-                   {**saved.extra, "metrics": summary}).save(out / RECORD)
+                   {**saved.extra, "training": settings, "metrics": summary}).save(out / RECORD)
     return summary
+
+
+def _resumable_state(out: Path, settings: dict, device: torch.device) -> dict:
+    """The checkpoint to resume from; ``--epochs`` may grow (the cosine schedule stretches to the new total)."""
+    try:
+        state = torch.load(out / STATE, weights_only=True, map_location=device)
+    except Exception as err:  # a truncated or foreign file
+        raise BsnasError(f"cannot read the checkpoint {out / STATE} ({type(err).__name__}); it is not a "
+                         "`bsnas train` checkpoint: remove the folder or pick another --out") from None
+    stored = state.get("settings", {})
+    changed = sorted(k for k in settings if k != "epochs" and stored.get(k) != settings[k])
+    if changed:
+        raise BsnasError(f"{out} was trained with other settings ({', '.join(changed)}); resume with the "
+                         "original ones or pick another --out")
+    done = int(state["trainer"]["epoch"])
+    if settings["epochs"] < done:
+        raise BsnasError(f"{out} already holds {done} trained epochs, more than --epochs {settings['epochs']}; "
+                         f"pass --epochs {done} or more")
+    return state
 
 
 def _truncate_metrics(path: Path, epochs: int) -> None:
