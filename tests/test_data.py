@@ -142,8 +142,11 @@ def test_test_set_only_when_asked(tmp_path):
     data = load_data("digits", test_spec=spec)
     assert data.test_x.shape == (10, 1, 8, 8)
     bad = _write_npz(tmp_path / "bad.npz", x, np.arange(10) + 5)
-    with pytest.raises(BsnasError, match="label 14, but the training data has only 10 classes"):
+    with pytest.raises(BsnasError, match=r"labels take 10 values but range over \[0, 14\] \(missing \[0, 1, 2, 3, 4\]"):
         load_data("digits", test_spec=bad)
+    more = _write_npz(tmp_path / "more.npz", x, np.arange(10) + 5, classes=np.array([str(i) for i in range(15)]))
+    with pytest.raises(BsnasError, match="label 14, but the training data has only 10 classes"):
+        load_data("digits", test_spec=more)
 
 
 @pytest.mark.parametrize(

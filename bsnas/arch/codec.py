@@ -68,7 +68,7 @@ from bsnas.errors import ArchError
 __all__ = ["decode_arch", "encode_arch"]
 
 _OPS_BY_CODE = {code: op for op, code in OP_CODES.items()}
-_NUMBER = re.compile(r"^(se|[kscmprd])(\d+(?:\.\d+)?)$")
+_NUMBER = re.compile(r"^(se|[kscmprd])([0-9]+(?:\.[0-9]+)?)$")  # ASCII digits only
 _INT_KEYS = {"k": "kernel", "s": "stride", "c": "width", "m": "mid", "se": "se", "r": "repeat"}
 _FLOAT_KEYS = {"p": "p", "d": "dropout"}
 
@@ -218,6 +218,10 @@ class _Parser:
             raise self.fail("need at least 'stem...:<stage>:head...' (3 segments joined by ':'), "
                             f"but got {len(parts)}")
         stages = []
+        signed = re.search(r"(?:^|_)([a-z]+)-([0-9])", self.text)
+        if signed:
+            raise self.fail(f"token '{signed.group(1)}-{signed.group(2)}...' has a minus sign: values are "
+                            "non-negative ASCII numbers, and '-' only separates the blocks of a stage")
         for part in parts[1:-1]:
             if not part:
                 raise self.fail("empty stage (two ':' in a row)")

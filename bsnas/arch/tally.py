@@ -23,7 +23,7 @@ from typing import NamedTuple
 from bsnas.arch.spec import Arch, Block, Head
 from bsnas.arch.widths import bsconv_s_mid_channels
 
-__all__ = ["Cost", "StageCost", "block_cost", "head_cost", "stage_costs"]
+__all__ = ["Cost", "StageCost", "activation_count", "block_cost", "head_cost", "stage_costs"]
 
 
 class Cost(NamedTuple):
@@ -47,16 +47,19 @@ class _Tally:
     def __init__(self, h: int, w: int):
         self.h, self.w = h, w
         self.flops = self.params = 0
+        self.activations = 0  # values every conv and BN output holds per image (kept for the backward pass)
 
     def conv(self, cin: int, cout: int, k: int, s: int = 1, groups: int = 1, bias: bool = False) -> None:
         self.h, self.w = (self.h - 1) // s + 1, (self.w - 1) // s + 1
         weights = cout * (cin // groups) * k * k
         self.flops += weights * self.h * self.w
         self.params += weights + (cout if bias else 0)
+        self.activations += cout * self.h * self.w
 
     def bn(self, c: int) -> None:
         self.flops += 2 * c * self.h * self.w
         self.params += 2 * c
+        self.activations += c * self.h * self.w
 
     def se(self, c: int, divisor: int) -> None:
         squeeze = c // divisor
@@ -171,3 +174,12 @@ def head_cost(head: Head, in_channels: int, hw: tuple[int, int], num_classes: in
     tally = _Tally(*hw)
     tally.head(head, in_channels, num_classes)
     return tally.flops, tally.params
+
+
+def activation_count(arch: Arch, input_size: tuple[int, int, int]) -> int:
+    """Values the conv and BN outputs of one image hold: the bulk of training memory per image."""
+    c, h, w = input_size
+    tally = _Tally(h, w)
+    for fb in arch.flat_blocks(c):
+        tally.block(fb.block, fb.in_channels)
+    return tally.activations + c * h * w

@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-__all__ = ["FORMATS", "add_data_args", "emit", "input_size_arg", "val_size"]
+__all__ = ["FORMATS", "add_data_args", "emit", "input_size_arg", "split_size_arg"]
 
 #: ``--format`` values of commands that print a table.
 FORMATS = ("table", "json", "csv")
@@ -35,12 +35,29 @@ def input_size_arg(text: str) -> tuple[int, int, int]:
     return size
 
 
+def split_size_arg(text: str) -> float | int:
+    """A split size: a fraction strictly between 0 and 1, or a whole number of images."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = None
+    if count is not None:
+        if count >= 1:
+            return count
+    else:
+        try:
+            fraction = float(text)
+        except ValueError:
+            fraction = None
+        if fraction is not None and 0 < fraction < 1:
+            return fraction
+    raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1) such as 0.2 or a whole number of images "
+                                     f"such as 500, but got {text!r}")
+
+
 def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default="digits", help="dataset spec: digits, npz:PATH, folder:PATH, cifar10:PATH, ...")
-    p.add_argument("--val-size", type=float, default=0.2, help="validation fraction (or count if >= 1)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-size", type=split_size_arg, default=0.2,
+                   help="validation split: a fraction in (0, 1) or a number of images (default 0.2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, the training and the sampler (default 0)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
-
-
-def val_size(value: float) -> float | int:
-    return int(value) if value >= 1 else value

@@ -14,8 +14,15 @@ from bsnas.version import __version__
 __all__ = ["build_parser", "main"]
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit code 2) that point at ``--help``."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="bsnas", description="Neural architecture search over blueprint separable convolutions (BSConv). "
         "Errors print one line and exit non-zero; --debug shows the traceback.")
     parser.add_argument("--version", action="version", version=f"bsnas {__version__}")

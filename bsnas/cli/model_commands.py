@@ -12,7 +12,7 @@ import pandas as pd
 from bsnas.arch.baselines import baseline, list_baselines
 from bsnas.arch.cost import count_stages
 from bsnas.arch.resolve import as_record
-from bsnas.cli.common import FORMATS, add_data_args, emit, input_size_arg, val_size
+from bsnas.cli.common import FORMATS, add_data_args, emit, input_size_arg
 from bsnas.errors import BsnasError
 from bsnas.training.config import OPTIMIZERS
 
@@ -61,7 +61,7 @@ def cmd_proxy(args: argparse.Namespace) -> None:
     config = ProxyConfig(epochs=args.epochs, subset=args.subset, batch_size=args.batch_size, seed=args.seed,
                          optimizer=args.optimizer, lr=args.lr, label_smoothing=args.label_smoothing,
                          device=args.device)
-    data = load_data(args.data, resolution=args.resolution, val_size=val_size(args.val_size), seed=args.seed,
+    data = load_data(args.data, resolution=args.resolution, val_size=args.val_size, seed=args.seed,
                      test_spec=args.test_data, device=resolve_device(args.device))
     record = as_record(args.arch, num_classes=data.num_classes, input_size=data.input_size)
     result = train_proxy(record.arch, data, config, progress=args.format == "table" and sys.stderr.isatty())
@@ -95,7 +95,7 @@ def cmd_proxy_check(args: argparse.Namespace) -> None:
 
         archs += random_archs(load_space(args.space), args.random, args.seed)
     check = proxy_check(archs, args.data, parse_budget(args.proxy), parse_budget(args.reference),
-                        val_size(args.val_size), args.seed, progress=args.format == "table")
+                        args.val_size, args.seed, progress=args.format == "table")
     def num(v: float) -> float | None:  # a constant column leaves the correlation undefined
         return None if v != v else round(v, 4)
 

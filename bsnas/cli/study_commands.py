@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bsnas.cli.common import FORMATS, add_data_args, emit, val_size
+from bsnas.cli.common import FORMATS, add_data_args, emit
 from bsnas.errors import BsnasError
 from bsnas.results.export import FORMATS as EXPORT_FORMATS
 from bsnas.study.config import OBJECTIVES, SAMPLERS
@@ -46,7 +46,7 @@ def cmd_search(args: argparse.Namespace) -> None:
                        objectives=tuple(o.strip() for o in args.objectives.split(",")),
                        max_flops=parse_amount(args.max_flops), max_params=parse_amount(args.max_params),
                        sampler=args.sampler, study=args.study, storage=args.storage, jobs=args.jobs,
-                       resolution=args.resolution, val_size=val_size(args.val_size), runs_dir=args.runs_dir,
+                       resolution=args.resolution, val_size=args.val_size, runs_dir=args.runs_dir,
                        proxy=proxy)
     bar = None
     best = 0.0
@@ -65,7 +65,7 @@ def cmd_search(args: argparse.Namespace) -> None:
         bar.set_postfix(best=f"{best:.4f}", front=len(pareto_front(study)))
 
     start = time.perf_counter()
-    study = run_search(cfg, on_trial=on_trial)
+    study = run_search(cfg, on_trial=on_trial, log_failures=args.debug)
     if bar is not None:
         bar.close()
     front = pareto_front(study)
@@ -148,10 +148,10 @@ def cmd_export(args: argparse.Namespace) -> None:
 
     study = load_existing_study(args.study, args.storage, args.runs_dir)
     if args.front:
-        index = export_front(study, args.out, args.format)
+        index = export_front(study, args.out, args.format, force=args.force)
         print(f"wrote {index}")
     else:
-        written = export_trial(study, args.trial, args.out, args.format, args.weights)
+        written = export_trial(study, args.trial, args.out, args.format, args.weights, force=args.force)
         print(json.dumps(written, indent=2))
 
 
@@ -160,7 +160,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     summary = train(args.arch, args.data, args.epochs, args.out, test_spec=args.test_data, resume=args.resume,
                     seed=args.seed, batch_size=args.batch_size, lr=args.lr, resolution=args.resolution,
-                    val_size=val_size(args.val_size), device=args.device, progress=sys.stderr.isatty())
+                    val_size=args.val_size, device=args.device, progress=sys.stderr.isatty())
     print(json.dumps(summary, indent=2))
 
 
@@ -209,6 +209,7 @@ def add_study_commands(sub) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--format", default="json", help=f"comma list of {', '.join(EXPORT_FORMATS)}")
     p.add_argument("--weights", default=None, help="model.safetensors from `bsnas train` (default: initial)")
+    p.add_argument("--force", action="store_true", help="overwrite files that already exist in --out")
     p.add_argument("--storage", default=None)
     p.add_argument("--runs-dir", default="runs")
     p.set_defaults(func=cmd_export)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import zipfile
 from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
@@ -37,6 +38,12 @@ class ImageSet(NamedTuple):
     y: np.ndarray  # int64, (N,)
     classes: tuple[str, ...]
     hflip: bool  # whether horizontal flips keep the label (False for digits)
+    named: bool = False  # whether the class names come from the data (folders, a 'classes' array)
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(8)
 
 
 def _existing(path: str, spec: str) -> Path:
@@ -78,25 +85,43 @@ def _read_digits() -> ImageSet:
 
 
 def _read_npz(path: Path) -> ImageSet:
+    if path.is_dir() or not zipfile.is_zipfile(path):
+        what = "a folder" if path.is_dir() else f"not a zip archive (its first bytes are {_head(path)!r})"
+        raise BsnasError(f"{path} is not an npz archive: it is {what}; write one with "
+                         "numpy.savez(path, x=images, y=labels)")
     try:
         data = np.load(path, allow_pickle=False)
         keys = set(data.files)
-    except Exception as err:  # numpy raises several types for a bad archive
-        raise BsnasError(f"cannot read {path} as an npz archive ({err}); save it with numpy.savez") from None
+    except Exception as err:  # numpy and zipfile raise several types for a damaged archive
+        raise BsnasError(f"{path} is a damaged npz archive ({type(err).__name__}: {err}); write it again with "
+                         "numpy.savez(path, x=images, y=labels)") from None
     if not {"x", "y"} <= keys:
         raise BsnasError(f"{path}: an npz dataset needs arrays 'x' (uint8 images) and 'y' (labels), "
                          f"but has {sorted(keys)}")
     try:
         x, y = data["x"], data["y"]
         classes = tuple(str(c) for c in data["classes"]) if "classes" in keys else None
-    except ValueError as err:
-        raise BsnasError(f"{path}: arrays must be plain (no pickled objects): {err}") from None
+    except ValueError:
+        raise BsnasError(f"{path}: 'x', 'y' and 'classes' must be plain numeric or string arrays, but one holds "
+                         "Python objects, which bsnas never unpickles; save them as numpy arrays of numbers "
+                         "or strings") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise BsnasError(f"{path} is a damaged npz archive ({type(err).__name__}: {err}); write it again with "
+                         "numpy.savez(path, x=images, y=labels)") from None
     x = _to_nchw(x, str(path))
     if len(y) != len(x):
         raise BsnasError(f"{path}: 'x' has {len(x)} images but 'y' has {len(y)} labels; they must match")
+    named = classes is not None
     if classes is None:
-        classes = tuple(str(i) for i in range(int(y.max()) + 1 if len(y) else 0))
-    return ImageSet(x, _check_labels(y, len(classes), str(path)), classes, hflip=True)
+        y = _check_labels(y, np.iinfo(np.int64).max, str(path))
+        present = np.unique(y)
+        if len(present) and len(present) != int(present[-1]) + 1:
+            missing = sorted(set(range(int(present[-1]) + 1)) - set(present.tolist()))
+            raise BsnasError(f"{path}: labels take {len(present)} values but range over [0, {present[-1]}] "
+                             f"(missing {missing[:5]}{' ...' if len(missing) > 5 else ''}); number the classes "
+                             "0..K-1 without gaps, or add a 'classes' array naming all of them")
+        classes = tuple(str(i) for i in range(len(present)))
+    return ImageSet(x, _check_labels(y, len(classes), str(path)), classes, hflip=True, named=named)
 
 
 def _read_folder(root: Path, resolution: int | None) -> ImageSet:
@@ -124,7 +149,7 @@ def _read_folder(root: Path, resolution: int | None) -> ImageSet:
             labels.append(label)
     x = np.stack(images).transpose(0, 3, 1, 2)
     return ImageSet(np.ascontiguousarray(x), np.array(labels, dtype=np.int64),
-                    tuple(p.name for p in class_dirs), hflip=True)
+                    tuple(p.name for p in class_dirs), hflip=True, named=True)
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -146,10 +171,22 @@ def _load_python_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
             batch = _PlainUnpickler(f, encoding="bytes").load()
     except (pickle.UnpicklingError, EOFError, ValueError) as err:
         raise BsnasError(f"{path}: not a CIFAR python batch ({err})") from None
+    if not isinstance(batch, dict):
+        raise BsnasError(f"{path}: not a CIFAR python batch: it holds a {type(batch).__name__}, but a batch is a "
+                         "dict with 'data' and 'labels'; point at the extracted CIFAR folder")
     batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
     label_key = "labels" if "labels" in batch else "fine_labels"
-    x = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    return x, np.asarray(batch[label_key], dtype=np.int64)
+    if "data" not in batch or label_key not in batch:
+        raise BsnasError(f"{path}: a CIFAR python batch needs 'data' and 'labels' (or 'fine_labels'), but has "
+                         f"{sorted(map(str, batch))}")
+    try:
+        x = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        y = np.asarray(batch[label_key], dtype=np.int64)
+    except (ValueError, TypeError) as err:
+        raise BsnasError(f"{path}: 'data' must be rows of 3072 bytes (32x32 RGB) and labels integers: {err}") from None
+    if len(x) != len(y):
+        raise BsnasError(f"{path}: {len(x)} images but {len(y)} labels; the batch is damaged")
+    return x, y
 
 
 def _load_binary_batch(path: Path, label_bytes: int) -> tuple[np.ndarray, np.ndarray]:

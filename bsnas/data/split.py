@@ -43,6 +43,8 @@ class ProxyData:
     train_index: np.ndarray | None = None
     val_index: np.ndarray | None = None
     test_index: np.ndarray | None = None
+    #: Whether the class names come from the data (folders, a 'classes' array) rather than from label numbers.
+    named_classes: bool = False
 
     @property
     def num_classes(self) -> int:
@@ -121,6 +123,10 @@ def load_data(spec: str, *, resolution: int | None = None, val_size: float | int
     data = read_dataset(spec, resolution)
     if len(data.y) < 2:
         raise BsnasError(f"{spec}: need at least 2 images, but found {len(data.y)}")
+    present = np.unique(data.y)
+    if len(present) < 2:
+        raise BsnasError(f"{spec}: a classifier needs at least 2 classes, but every image has class "
+                         f"{data.classes[present[0]] if len(present) else None!r}; add images of other classes")
     x = _resize(data.x, resolution) if resolution else data.x
     pool = np.arange(len(data.y))
     test_idx = None
@@ -141,7 +147,8 @@ def load_data(spec: str, *, resolution: int | None = None, val_size: float | int
 
     out = ProxyData(t(train_x), t(data.y[train_idx]), t(x[val_idx]), t(data.y[val_idx]),
                     t(mean.astype(np.float32)).view(1, -1, 1, 1), t(std.astype(np.float32)).view(1, -1, 1, 1),
-                    data.classes, data.hflip, spec, train_index=train_idx, val_index=val_idx, test_index=test_idx)
+                    data.classes, data.hflip, spec, train_index=train_idx, val_index=val_idx, test_index=test_idx,
+                    named_classes=data.named)
     if test_idx is not None:
         out.test_x, out.test_y = t(x[test_idx]), t(data.y[test_idx])
     elif test_spec is not None:
@@ -151,6 +158,13 @@ def load_data(spec: str, *, resolution: int | None = None, val_size: float | int
 
 def _test_split(spec: str, train: ProxyData, resolution: int) -> tuple[np.ndarray, np.ndarray]:
     test: ImageSet = read_dataset(spec, resolution)
+    if test.named and train.named_classes and test.classes != train.classes:
+        diff = next(i for i in range(max(len(test.classes), len(train.classes)))
+                    if test.classes[i:i + 1] != train.classes[i:i + 1])
+        raise BsnasError(f"test data {spec!r} has other classes than the training data: class {diff} is "
+                         f"{(test.classes[diff:diff + 1] or ('missing',))[0]!r} there but "
+                         f"{(train.classes[diff:diff + 1] or ('missing',))[0]!r} in training; give both the same "
+                         "class folders (or 'classes' arrays)")
     x = _resize(test.x, resolution)
     if x.shape[1:] != tuple(train.train_x.shape[1:]):
         raise BsnasError(f"test data {spec!r} has images of shape {x.shape[1:]}, but the training data has "

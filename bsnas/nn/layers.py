@@ -54,7 +54,19 @@ def create_act(name: str) -> nn.Module:
 
 
 def _same_padding(kernel_size: int, dilation: int, padding: int | None) -> int:
-    return dilation * (kernel_size - 1) // 2 if padding is None else padding
+    if padding is not None:
+        return padding
+    if not (isinstance(kernel_size, int) and not isinstance(kernel_size, bool) and kernel_size >= 1
+            and kernel_size % 2 == 1):
+        raise BsnasError(f"padding=None means 'same' padding, which needs an odd kernel_size, but got "
+                         f"kernel_size={kernel_size!r}; use an odd kernel or pass padding explicitly")
+    return dilation * (kernel_size - 1) // 2
+
+
+def _check_channels(in_channels: object, out_channels: object) -> None:
+    for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise BsnasError(f"{name} must be a positive integer, but got {value!r}")
 
 
 def _bn(channels: int, with_bn: bool) -> nn.Module | None:
@@ -71,6 +83,7 @@ class RegularConv(nn.Conv2d):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding: int | None = None, dilation: int = 1, bias: bool = True):
+        _check_channels(in_channels, out_channels)
         super().__init__(in_channels, out_channels, kernel_size, stride=stride,
                          padding=_same_padding(kernel_size, dilation, padding),
                          dilation=dilation, bias=bias)
@@ -87,6 +100,7 @@ class DSConv(nn.Sequential):
                  padding: int | None = None, dilation: int = 1, bias: bool = True,
                  with_bn: bool = False, act: str | None = None):
         super().__init__()
+        _check_channels(in_channels, out_channels)
         self.dw = nn.Conv2d(in_channels, in_channels, kernel_size, stride=stride,
                             padding=_same_padding(kernel_size, dilation, padding),
                             dilation=dilation, groups=in_channels, bias=False)
@@ -105,6 +119,7 @@ class BSConvU(nn.Sequential):
                  padding: int | None = None, dilation: int = 1, bias: bool = True,
                  with_bn: bool = False):
         super().__init__()
+        _check_channels(in_channels, out_channels)
         self.pw = nn.Conv2d(in_channels, out_channels, 1, bias=False)
         _add(self, "bn", _bn(out_channels, with_bn))
         self.dw = nn.Conv2d(out_channels, out_channels, kernel_size, stride=stride,
@@ -123,6 +138,7 @@ class BSConvS(nn.Sequential):
                  padding: int | None = None, dilation: int = 1, bias: bool = True,
                  with_bn: bool = False, p: float = 0.25, min_mid_channels: int = 4):
         super().__init__()
+        _check_channels(in_channels, out_channels)
         mid = bsconv_s_mid_channels(in_channels, p, min_mid_channels)
         self.pw1 = nn.Conv2d(in_channels, mid, 1, bias=False)
         _add(self, "bn1", _bn(mid, with_bn))

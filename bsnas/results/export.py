@@ -8,9 +8,12 @@ ExecuTorch and AOTInductor compile.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import logging
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,7 @@ from optuna.trial import TrialState
 from bsnas.arch.codec import decode_arch
 from bsnas.arch.record import ArchRecord
 from bsnas.errors import BsnasError, require
+from bsnas.files import atomic_write_text, check_name
 from bsnas.nn.model import create_model
 from bsnas.results.front import pareto_front
 from bsnas.version import __version__
@@ -99,10 +103,33 @@ def _parse_formats(formats) -> list[str]:
     return items
 
 
-def export_record(record: ArchRecord, out: Path, formats, weights: str | Path | None = None) -> dict:
-    """Write ``<name>.json`` / ``.onnx`` / ``.pt2`` for one record into ``out``; return what was written."""
-    formats = _parse_formats(formats)
+def _files(name: str, formats: list[str]) -> list[str]:
+    return [f"{name}.{fmt}" for fmt in formats]
+
+
+@contextlib.contextmanager
+def _output_folder(out: Path, files: list[str], force: bool) -> Iterator[None]:
+    """Refuse to overwrite ``files`` in ``out`` without ``force``; after a failure, leave ``out`` as it was."""
+    existing = [f for f in files if (out / f).exists()]
+    if existing and not force:
+        raise BsnasError(f"{out / existing[0]} already exists; pass --force to overwrite it, or pick another --out")
+    if out.exists() and not out.is_dir():
+        raise BsnasError(f"--out {str(out)!r} is a file, not a folder; pick another --out")
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for f in files:
+            if f not in existing:
+                for path in (out / f, out / f"{f}.data"):
+                    path.unlink(missing_ok=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
+def _write_record(record: ArchRecord, out: Path, formats: list[str], weights: str | Path | None) -> dict:
     cost = record.count()
     written = {"name": record.name, "arch": record.arch_string, "flops": cost.flops, "params": cost.params}
     model = create_model(record, weights) if ("onnx" in formats or "pt2" in formats) else None
@@ -120,22 +147,36 @@ def export_record(record: ArchRecord, out: Path, formats, weights: str | Path | 
     return written
 
 
+def export_record(record: ArchRecord, out: str | Path, formats="json", weights: str | Path | None = None,
+                  force: bool = False) -> dict:
+    """Write ``<name>.json`` / ``.onnx`` / ``.pt2`` for one record into ``out``; return what was written.
+
+    ``<name>`` is the record's name (``model`` when it has none).
+    Existing files are overwritten only with ``force``; a failed export leaves ``out`` as it was.
+    """
+    formats, out = _parse_formats(formats), Path(out)
+    record = dataclasses.replace(record, name=check_name(record.name or "model", "record name"))
+    with _output_folder(out, _files(record.name, formats), force):
+        return _write_record(record, out, formats, weights)
+
+
 def export_trial(study: optuna.Study, number: int, out: str | Path, formats="json",
-                 weights: str | Path | None = None) -> dict:
-    return export_record(trial_record(study, number), Path(out), formats, weights)
+                 weights: str | Path | None = None, force: bool = False) -> dict:
+    return export_record(trial_record(study, number), out, formats, weights, force)
 
 
-def export_front(study: optuna.Study, out: str | Path, formats="json") -> Path:
+def export_front(study: optuna.Study, out: str | Path, formats="json", force: bool = False) -> Path:
     """Export every Pareto-optimal trial into ``out`` with an ``index.json`` listing them."""
-    out = Path(out)
+    out, formats = Path(out), _parse_formats(formats)
     front = pareto_front(study)
     if front.empty:
         raise BsnasError(f"study {study.study_name!r} has no evaluated trials to export")
-    entries = []
-    for _, row in front.iterrows():
-        entry = export_trial(study, int(row.trial), out, formats)
-        entries.append({"trial": int(row.trial), "accuracy": float(row.accuracy), **entry})
-    index = out / "index.json"
-    index.write_text(json.dumps({"study": study.study_name, "bsnas_version": __version__,
-                                 "formats": _parse_formats(formats), "front": entries}, indent=2) + "\n")
+    records = [trial_record(study, int(t)) for t in front.trial]
+    files = [f for r in records for f in _files(r.name, formats)] + ["index.json"]
+    with _output_folder(out, files, force):
+        entries = [{"trial": int(row.trial), "accuracy": float(row.accuracy), **_write_record(r, out, formats, None)}
+                   for r, (_, row) in zip(records, front.iterrows(), strict=True)]
+        index = out / "index.json"
+        atomic_write_text(index, json.dumps({"study": study.study_name, "bsnas_version": __version__,
+                                             "formats": formats, "front": entries}, indent=2) + "\n")
     return index

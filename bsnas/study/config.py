@@ -18,6 +18,7 @@ import optuna
 
 from bsnas.data.split import ProxyData, load_data
 from bsnas.errors import BsnasError, SearchError
+from bsnas.files import check_name, is_safe_name
 from bsnas.training.config import ProxyConfig
 from bsnas.training.engine import resolve_device
 
@@ -84,6 +85,16 @@ class SearchConfig:
                 raise SearchError(f"--{name} must be a positive integer, but got {value!r}")
         if not isinstance(self.proxy, ProxyConfig):
             raise SearchError(f"proxy must be a ProxyConfig, but got {type(self.proxy).__name__}")
+        if self.study is None and not is_safe_name(Path(self.space).stem):
+            raise SearchError(f"the study name defaults to the space's file name {Path(self.space).stem!r}, which "
+                              "is not a safe name; pass --study NAME (letters, digits, '-', '_', '.')")
+        check_name(self.study_name, "--study name")
+        for name in ("max_flops", "max_params"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+                raise SearchError(f"--{name.replace('_', '-')} must be a positive integer, but got {value!r}")
+        if not isinstance(self.data, str) or not self.data:
+            raise SearchError(f"--data must be a dataset spec such as digits, but got {self.data!r}")
 
     @classmethod
     def from_options(cls, **options) -> SearchConfig:

@@ -28,6 +28,7 @@ from pathlib import Path
 import optuna
 
 from bsnas.errors import SearchError
+from bsnas.files import check_name
 
 __all__ = ["STORAGE_ENV", "load_existing_study", "mask_url", "open_storage", "resolve_storage_url",
            "storage_lock"]
@@ -210,6 +211,7 @@ def storage_lock(url: str) -> Iterator[None]:
 
 def load_existing_study(name: str, storage: str | None = None, runs_dir: str | Path = "runs") -> optuna.Study:
     """Open a study that a search created, by name (``--storage``, ``$BSNAS_STORAGE`` or ``runs/<name>``)."""
+    check_name(name, "--study name")
     url = storage or os.environ.get(STORAGE_ENV)
     if not url:
         db = Path(runs_dir) / name / "study.db"

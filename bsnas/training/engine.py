@@ -10,7 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from bsnas.arch.record import ArchRecord
+from bsnas.arch.resolve import as_record
 from bsnas.arch.spec import Arch
+from bsnas.arch.tally import activation_count, stage_costs
 from bsnas.data.augment import augment_batch
 from bsnas.data.split import ProxyData, stratified_subset
 from bsnas.errors import BsnasError
@@ -18,7 +20,8 @@ from bsnas.nn.layers import reg_loss, regularized_modules
 from bsnas.nn.model import build_model
 from bsnas.training.config import ProxyConfig
 
-__all__ = ["Trainer", "evaluate", "progress_bar", "resolve_device"]
+__all__ = ["Trainer", "available_memory", "check_memory", "evaluate", "progress_bar", "resolve_device",
+           "training_memory"]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -32,6 +35,36 @@ def resolve_device(device: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise BsnasError(f"device {device!r} was asked for, but CUDA is not available; use --device auto or cpu")
     return dev
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for training on ``device`` (CUDA: free GPU memory; CPU: MemAvailable), or None if unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def training_memory(arch: Arch, input_size: tuple[int, int, int], batch: int) -> int:
+    """About the bytes one training step needs: every conv and BN output of the batch, kept for the
+    backward pass with its gradient (float32), plus weights, gradients and two optimiser states."""
+    params = sum(p for *_, p in stage_costs(arch, input_size, 1))
+    return 2 * 4 * batch * activation_count(arch, input_size) + 16 * params
+
+
+def check_memory(arch: Arch, input_size: tuple[int, int, int], batch: int, device: torch.device) -> None:
+    """Refuse, before allocating anything, a network too large to train at this batch size."""
+    need, free = training_memory(arch, input_size, batch), available_memory(device)
+    if free is not None and need > free:
+        raise BsnasError(f"training this architecture needs about {need / 1e9:.1f} GB at batch {batch} and "
+                         f"{input_size[1]}x{input_size[2]} pixels, but {free / 1e9:.1f} GB are free on {device}; "
+                         "lower --batch-size or --resolution, or pick a smaller architecture")
 
 
 def _scheduler(opt: torch.optim.Optimizer, cfg: ProxyConfig, steps: int):
@@ -72,13 +105,15 @@ class Trainer:
     def __init__(self, arch: ArchRecord | Arch | str, data: ProxyData, config: ProxyConfig,
                  device: torch.device):
         self.data, self.config, self.device = data, config, device
-        torch.manual_seed(config.seed)
-        model = build_model(arch, data.num_classes, data.input_size[0])
+        record = as_record(arch, num_classes=data.num_classes, input_size=data.input_size)
         size = data.input_size
-        if min(size[1:]) < model.arch.total_stride:
+        if min(size[1:]) < record.arch.total_stride:
             raise BsnasError(f"resolution {size[1]}x{size[2]} is smaller than the network's total stride "
-                             f"{model.arch.total_stride}; raise --resolution or use a space with fewer stride-2 "
+                             f"{record.arch.total_stride}; raise --resolution or use a space with fewer stride-2 "
                              "blocks")
+        check_memory(record.arch, size, min(config.batch_size, len(data.train_y)), device)
+        torch.manual_seed(config.seed)
+        model = build_model(record)
         self.fmt = torch.channels_last if config.channels_last else torch.contiguous_format
         self.model = model.to(device=device, memory_format=self.fmt)
         self.x, self.y = data.train_x.to(device), data.train_y.to(device)
