@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench setup
+.PHONY: run test test-slow lint bench setup
 
 $(BIN)/bsnas: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# The slow suite (real processes killed mid-trial, waits for dead workers): CI runs it after `make test`.
+test-slow: setup
+	$(BIN)/python -m pytest -q -m slow
 
 lint: setup
 	$(BIN)/ruff check bsnas tests benchmarks

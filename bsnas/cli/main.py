@@ -45,7 +45,10 @@ def _os_error(err: OSError) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line. Exit codes: 0 success, 1 a runtime error, 2 a usage error, 130 interrupted."""
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error (already printed, one line)
+        return int(done.code or 0)
     try:
         args.func(args)
         sys.stdout.flush()

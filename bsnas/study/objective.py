@@ -26,6 +26,7 @@ from collections.abc import Callable
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from bsnas import interrupt
 from bsnas.arch.codec import encode_arch
 from bsnas.arch.cost import count
 from bsnas.data.split import ProxyData
@@ -128,6 +129,7 @@ class Objective:
                     _set(trial, {**attrs, "status": "training"})
                     return None
             time.sleep(self.poll)  # another worker trains this architecture right now: wait for its result
+            interrupt.check()
 
 
 def _set(trial: optuna.Trial, attrs: dict) -> None:

@@ -24,6 +24,7 @@ import optuna
 import torch
 from optuna.trial import FrozenTrial
 
+from bsnas import interrupt
 from bsnas.data.split import ProxyData
 from bsnas.errors import SearchError
 from bsnas.files import atomic_write_text
@@ -92,6 +93,7 @@ def _worker(cfg: SearchConfig, url: str, worker: int, threads: int, data: ProxyD
                           lock=functools.partial(storage_lock, url))
     callbacks = [on_trial] if on_trial else []
     while True:
+        interrupt.check()
         step = next_step([summarize(t) for t in study.get_trials(deepcopy=False)], rules, time.time())
         mark_dead(study, step.stale)
         if step.action == STOP:
@@ -104,17 +106,14 @@ def _worker(cfg: SearchConfig, url: str, worker: int, threads: int, data: ProxyD
         study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=callbacks)
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def _worker_process(cfg: SearchConfig, url: str, worker: int, threads: int, verbosity: int,
                     errors: multiprocessing.Queue) -> None:
     """A ``--jobs`` worker: stops like Ctrl-C on SIGTERM; reports its error to the parent in one line."""
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the workers
     optuna.logging.set_verbosity(verbosity)
     try:
-        _worker(cfg, url, worker, threads)
+        with interrupt.handling((signal.SIGTERM,)):
+            _worker(cfg, url, worker, threads)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except Exception as err:
@@ -169,7 +168,8 @@ def run_search(cfg: SearchConfig, on_trial: OnTrial | None = None, poll: float =
     _, url, study, data = prepare(cfg)
     cores = os.cpu_count() or 1
     if cfg.jobs == 1:
-        _worker(cfg, url, 0, cores, data, on_trial)
+        with interrupt.handling():
+            _worker(cfg, url, 0, cores, data, on_trial)
         return study
     del data
     threads = max(1, cores // cfg.jobs)

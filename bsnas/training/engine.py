@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bsnas import interrupt
 from bsnas.arch.record import ArchRecord
 from bsnas.arch.resolve import as_record
 from bsnas.arch.spec import Arch
@@ -144,6 +145,7 @@ class Trainer:
         order = torch.randperm(len(self.y), generator=self.gen).to(self.device)
         loss_sum, start = 0.0, time.perf_counter()
         for step in range(self.steps_per_epoch):
+            interrupt.check()
             sel = order[step * self.batch:(step + 1) * self.batch]
             xb = data.normalize(self.x[sel])
             if cfg.augment:

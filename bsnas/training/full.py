@@ -20,11 +20,12 @@ from pathlib import Path
 
 import torch
 
+from bsnas import interrupt
 from bsnas.arch.record import ArchRecord, load_record
 from bsnas.arch.resolve import RECORD_FILE as RECORD
 from bsnas.arch.resolve import as_record
 from bsnas.arch.spec import Arch
-from bsnas.data.split import load_data
+from bsnas.data.split import ProxyData, load_data
 from bsnas.errors import BsnasError
 from bsnas.files import atomic_write
 from bsnas.nn.model import WEIGHTS_FILE as WEIGHTS
@@ -73,19 +74,8 @@ def train(arch: ArchRecord | Arch | str | Path, data_spec: str, epochs: int, out
                    {**record.extra, "training": settings}).save(out / RECORD)
         (out / METRICS).unlink(missing_ok=True)
     bar = progress_bar(progress, trainer.steps_per_epoch * (epochs - trainer.epoch))
-    while trainer.epoch < epochs:
-        loss, diverged = trainer.run_epoch(bar)
-        if diverged:
-            raise BsnasError(f"training diverged: {diverged}")
-        val_acc, val_loss = trainer.evaluate(data.val_x, data.val_y)
-        line = {"epoch": trainer.epoch, "train_loss": loss, "val_acc": val_acc, "val_loss": val_loss,
-                "lr": trainer.opt.param_groups[0]["lr"], "train_time": trainer.train_time}
-        with open(out / METRICS, "a") as f:
-            f.write(json.dumps(line) + "\n")
-        save_weights(trainer.model, out / WEIGHTS)
-        atomic_write(state_path, lambda p: torch.save({"trainer": trainer.state_dict(), "settings": settings}, p))
-        if stop_after is not None and trainer.epoch >= stop_after:
-            break
+    with interrupt.handling():
+        _train_epochs(trainer, data, epochs, out, settings, bar, stop_after)
     if bar is not None:
         bar.close()
     val_acc, val_loss = trainer.evaluate(data.val_x, data.val_y)
@@ -98,6 +88,24 @@ def train(arch: ArchRecord | Arch | str | Path, data_spec: str, epochs: int, out
         ArchRecord(saved.arch, saved.input_size, saved.num_classes, saved.name,
                    {**saved.extra, "training": settings, "metrics": summary}).save(out / RECORD)
     return summary
+
+
+def _train_epochs(trainer: Trainer, data: ProxyData, epochs: int, out: Path, settings: dict, bar,
+                  stop_after: int | None) -> None:
+    """Train epoch by epoch; after each, append its metrics and save the weights and the checkpoint atomically."""
+    while trainer.epoch < epochs:
+        loss, diverged = trainer.run_epoch(bar)
+        if diverged:
+            raise BsnasError(f"training diverged: {diverged}")
+        val_acc, val_loss = trainer.evaluate(data.val_x, data.val_y)
+        line = {"epoch": trainer.epoch, "train_loss": loss, "val_acc": val_acc, "val_loss": val_loss,
+                "lr": trainer.opt.param_groups[0]["lr"], "train_time": trainer.train_time}
+        with open(out / METRICS, "a") as f:
+            f.write(json.dumps(line) + "\n")
+        save_weights(trainer.model, out / WEIGHTS)
+        atomic_write(out / STATE, lambda p: torch.save({"trainer": trainer.state_dict(), "settings": settings}, p))
+        if stop_after is not None and trainer.epoch >= stop_after:
+            break
 
 
 def _resumable_state(out: Path, settings: dict, device: torch.device) -> dict:
