@@ -215,6 +215,8 @@ CLI_CASES = {
     "train existing run": (lambda ws, *e: ["train", TINY, "--epochs", "1", "--out", "{ws}/run", *e], [], "run"),
     "train other settings": (lambda ws, *e: ["train", TINY, "--epochs", "1", "--out", "{ws}/run", *e],
                              ["--resume", "--lr", "0.5"], "(lr)"),
+    "train out is a file": (lambda ws, *e: ["train", TINY, "--epochs", "1", *e], ["--out", "{ws}/record.json"],
+                            "record.json"),
     "train epochs 0": (lambda ws, *e: ["train", TINY, "--out", "{ws}/fresh", *e], ["--epochs", "0"], "got 0"),
     "spaces missing": (lambda ws, *e: ["spaces", "{ws}/none.yaml", *e], [], "none.yaml"),
     "proxy-check random without space": (lambda ws, *e: ["proxy-check", *e], ["--random", "3"], "--random"),

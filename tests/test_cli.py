@@ -96,3 +96,15 @@ def test_unexpected_errors_are_one_line_too(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err == ("bsnas: error: unexpected RuntimeError: database exploded; rerun with --debug for the "
                    "traceback\n")
+
+
+def test_a_closed_pipe_ends_quietly():
+    proc = subprocess.run(f"{sys.executable} -m bsnas baselines | head -n 1", shell=True, capture_output=True,
+                          text=True)
+    assert proc.stdout.split() == ["name", "mflops", "params", "flops"] and proc.stderr == ""
+
+
+def test_usage_errors_are_one_line_with_exit_code_2(capsys):
+    assert main(["search", "--space", "tiny", "--sampler", "cmaes"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid choice: 'cmaes'" in err and "bsnas search --help" in err

@@ -167,6 +167,17 @@ def test_diverging_trials_fail_with_the_reason_and_give_up_after_ten(tmp_path, m
         run_search(config(tmp_path, trials=2, epochs=3, subset=512, lr=1e12, warmup=0.0))
 
 
+def test_failing_trials_print_one_line_each_and_no_traceback(tmp_path, capsys):
+    argv = ["search", "--space", "tiny", "--trials", "2", "--epochs", "2", "--subset", "256", "--lr", "1e12",
+            "--study", "div", "--runs-dir", str(tmp_path), "--quiet"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "10 trials in a row failed" in captured.err
+    lines = [ln for ln in captured.out.splitlines() if ln.strip()]
+    assert len(lines) == 10 and all(" fail " in ln and "training diverged" in ln for ln in lines), lines
+    assert "Traceback" not in captured.out + captured.err
+
+
 @pytest.mark.parametrize("sampler", ["tpe", "nsga2", "gp", "random"])
 def test_samplers_are_seeded(tmp_path, sampler):
     a = run_search(config(tmp_path / "a", trials=3, sampler=sampler, seed=7))
@@ -232,3 +243,11 @@ def test_search_cli_errors(tmp_path, capsys, extra, fragment):
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert fragment in err and err.count("\n") == 1
+
+
+def test_storage_passwords_are_masked():
+    from bsnas.study.storage import mask_url
+
+    assert mask_url("postgresql+psycopg://bob:hunter2@db.example:5432/nas") == "postgresql+psycopg://bob:***@db.example:5432/nas"
+    assert mask_url("postgresql://bob:p@ss@host/db?password=x&sslmode=y") == "postgresql://bob:***@host/db?password=***&sslmode=y"
+    assert mask_url("runs/x/study.log") == "runs/x/study.log" and mask_url("sqlite:////a/b.db") == "sqlite:////a/b.db"
