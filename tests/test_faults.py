@@ -153,3 +153,30 @@ def _cmdline(pid: int) -> str:
             return f.read().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def test_kill_9_mid_rung_resumes_the_trial_from_its_checkpoint(tmp_path):
+    url = url_of(tmp_path, None, "rung")
+    cmd = search_cmd(tmp_path, None, "rung", "--fidelity", "asha", "--min-epochs", "4", "--max-epochs", "40",
+                     "--eta", "3")
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not any(t.state == TrialState.RUNNING and "acc_e4" in t.user_attrs for t in trials(url, "rung")):
+        assert time.time() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    all_trials = trials(url, "rung")
+    dead = [t for t in all_trials if t.user_attrs.get("fail_kind") == "worker-died"]
+    retry = [t for t in all_trials if t.user_attrs.get("retry_of") == dead[0].number]
+    assert len(dead) == 1 and len(retry) == 1 and retry[0].state == TrialState.COMPLETE
+    assert retry[0].user_attrs["arch"] == dead[0].user_attrs["arch"]
+    assert retry[0].user_attrs["resumed_from_epoch"] >= 4  # from the checkpoint, not from scratch
+    assert retry[0].user_attrs["acc_e4"] == dead[0].user_attrs["acc_e4"]
+    finished = [t for t in all_trials if t.state == TrialState.COMPLETE and t.user_attrs.get("status") in
+                ("trained", "stopped")]
+    archs = [t.user_attrs["arch"] for t in finished]
+    assert len(finished) == N and len(set(archs)) == N
+    assert not list((tmp_path / "runs" / "rung" / "checkpoints").iterdir())

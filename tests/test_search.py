@@ -103,12 +103,13 @@ def test_a_surplus_step_back_is_pruned_not_failed(tmp_path):
     from bsnas.data import load_data
     from bsnas.space import load_space
     from bsnas.study.bookkeeping import Rules
-    from bsnas.study.objective import Objective
+    from bsnas.study.objective import Objective, SearchContext
 
     cfg = config(tmp_path, trials=2)
     study = optuna.create_study(directions=["maximize", "minimize"])
     study.ask(), study.ask()  # two trials in flight already reach the target of 2
-    objective = Objective(cfg, load_space("tiny"), load_data("digits"), Rules(target=2, max_attempts=100))
+    objective = Objective(SearchContext(cfg, load_space("tiny"), load_data("digits"), Rules(target=2, max_attempts=100),
+                                        (1, 8, 8), {"flops": 1e6, "params": 1e5}, tmp_path))
     study.optimize(objective, n_trials=1, catch=(Exception,))
     last = study.trials[-1]
     assert last.state == TrialState.PRUNED and last.user_attrs["status"] == "surplus"

@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-__all__ = ["FORMATS", "add_data_args", "emit", "input_size_arg", "split_size_arg"]
+__all__ = ["FORMATS", "add_data_args", "emit", "input_size_arg", "size_arg", "split_size_arg"]
 
 #: ``--format`` values of commands that print a table.
 FORMATS = ("table", "json", "csv")
@@ -23,6 +23,13 @@ def emit(df: pd.DataFrame, fmt: str, extra: dict | None = None) -> None:
         for key, value in (extra or {}).items():
             print(f"{key}: {value}")
         print(df.to_string(index=False))
+
+
+def size_arg(text: str) -> int | tuple[int, int, int]:
+    """``224`` (a square image, the data's channels) or ``3,224,224``."""
+    if text.strip().isdigit() and int(text) >= 1:
+        return int(text)
+    return input_size_arg(text)
 
 
 def input_size_arg(text: str) -> tuple[int, int, int]:

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from bsnas.cli.common import FORMATS, add_data_args, emit
+from bsnas.cli.common import FORMATS, add_data_args, emit, size_arg
 from bsnas.errors import BsnasError
 from bsnas.results.export import FORMATS as EXPORT_FORMATS
 from bsnas.study.config import OBJECTIVES, SAMPLERS
+from bsnas.study.fidelity import FIDELITIES
 from bsnas.training.config import OPTIMIZERS
 
 __all__ = ["add_study_commands"]
@@ -23,9 +24,11 @@ def _trial_line(t) -> str:
     a = t.user_attrs
     cost = f"{a.get('flops', 0) / 1e6:7.3f} MFLOPs {a.get('params', 0) / 1e6:7.4f} Mparams" if "flops" in a else ""
     status = a.get("status", "failed") if t.state.name == "COMPLETE" else t.state.name.lower()
-    if status in ("trained", "reused"):
+    if status in ("trained", "reused", "stopped"):
         extra = f"acc {a['accuracy']:.4f}" + (f" (reused #{a['reused_from']})" if status == "reused" else
                                               f" {a.get('train_time', 0):5.1f}s")
+        if status == "stopped":
+            extra += f", not promoted after {a.get('rung')} epochs"
     elif status == "infeasible":
         extra = "over budget, not trained"
     else:
@@ -47,7 +50,9 @@ def cmd_search(args: argparse.Namespace) -> None:
                        max_flops=parse_amount(args.max_flops), max_params=parse_amount(args.max_params),
                        sampler=args.sampler, study=args.study, storage=args.storage, jobs=args.jobs,
                        resolution=args.resolution, val_size=args.val_size, runs_dir=args.runs_dir,
-                       proxy=proxy)
+                       proxy=proxy, input_size=args.input_size, val_subset=args.val_subset, fidelity=args.fidelity,
+                       min_epochs=args.min_epochs, max_epochs=args.max_epochs, eta=args.eta,
+                       warm_start=args.warm_start)
     bar = None
     best = 0.0
 
@@ -65,12 +70,14 @@ def cmd_search(args: argparse.Namespace) -> None:
         bar.set_postfix(best=f"{best:.4f}", front=len(pareto_front(study)))
 
     start = time.perf_counter()
-    study = run_search(cfg, on_trial=on_trial, log_failures=args.debug)
+    study = run_search(cfg, on_trial=on_trial, log_failures=args.debug, log=lambda m: print(m, file=sys.stderr))
     if bar is not None:
         bar.close()
     front = pareto_front(study)
     trained = len(trained_trials(study))
-    print(f"\nstudy {cfg.study_name!r}: {trained} architectures trained, {len(study.trials)} trials, "
+    stopped = sum(t.user_attrs.get("status") == "stopped" for t in study.get_trials(deepcopy=False))
+    early = f" (+{stopped} stopped early by successive halving)" if stopped else ""
+    print(f"\nstudy {cfg.study_name!r}: {trained} architectures trained{early}, {len(study.trials)} trials, "
           f"{time.perf_counter() - start:.0f}s; Pareto front ({len(front)}):")
     shown = front.assign(accuracy=front.accuracy.round(4), mflops=front.mflops.round(3),
                          mparams=front.mparams.round(4)).drop(columns=["status", "flops", "params"])
@@ -108,7 +115,7 @@ def cmd_front(args: argparse.Namespace) -> None:
 
     studies = [load_existing_study(name, args.storage, args.runs_dir) for name in args.study]
     study = studies[0]
-    front = pareto_front(study)
+    front = pareto_front(study, rung=args.rung)
     hv = hypervolume(study)
     baselines = None
     if args.baselines is not None:
@@ -181,10 +188,25 @@ def add_study_commands(sub) -> None:
     p.add_argument("--jobs", type=int, default=1, help="worker processes on this machine")
     p.add_argument("--epochs", type=int, default=10, help="proxy training epochs per architecture")
     p.add_argument("--subset", type=int, default=None, help="proxy training images (stratified subset)")
-    p.add_argument("--resolution", type=int, default=None, help="proxy input resolution R x R")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--resolution", type=int, default=None,
+                   help="proxy training images are resized to R x R (costs and budgets stay at --input-size)")
+    p.add_argument("--input-size", type=size_arg, default=None, metavar="H|C,H,W",
+                   help="the deployment input size budgets, costs, the front and exports refer to "
+                        "(default: the data's own size)")
+    p.add_argument("--val-subset", type=int, default=None, metavar="N",
+                   help="score each trial on a stratified subset of N validation images (default: all)")
+    p.add_argument("--batch-size", type=int, default=64, help="proxy batch size (default 64)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="proxy optimiser")
     p.add_argument("--lr", type=float, default=None, help="proxy peak learning rate (default 0.1 SGD, 3e-3 AdamW)")
+    p.add_argument("--fidelity", choices=FIDELITIES, default="none",
+                   help="asha: judge each trial at rungs of --min-epochs * eta^k up to --max-epochs and stop the "
+                        "bottom ones (multi-objective successive halving)")
+    p.add_argument("--min-epochs", type=int, default=1, help="ASHA's first rung (default 1)")
+    p.add_argument("--max-epochs", type=int, default=None, help="ASHA's last rung (default: --epochs)")
+    p.add_argument("--eta", type=int, default=3, help="ASHA keeps the top 1/eta at each rung (default 3)")
+    p.add_argument("--warm-start", default=None, metavar="baselines|FILE",
+                   help="first trials: the paper's families the space expresses within budget, or a file of "
+                        "architecture strings, records or baseline names")
     p.add_argument("--runs-dir", default="runs", help="where runs/<study>/ goes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_search)
@@ -198,7 +220,10 @@ def add_study_commands(sub) -> None:
     p.add_argument("--x", choices=("flops", "params"), default="flops", help="cost axis of the plot")
     p.add_argument("--baselines", nargs="?", const="", default=None, metavar="NAMES",
                    help="overlay the paper's families on the same proxy (comma list; default: small ones)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--rung", type=int, default=None, metavar="EPOCHS",
+                   help="with --fidelity asha: the front of all trials that reached this rung, at their accuracy there "
+                        "(default: the trials trained to full fidelity)")
+    p.add_argument("--device", default="auto", help="where baselines train: auto, cpu or cuda[:N]")
     p.set_defaults(func=cmd_front)
 
     p = sub.add_parser("export", help="export a trial or the whole front as JSON records, ONNX or pt2")

@@ -220,7 +220,8 @@ def _read_cifar(root: Path, kind: str) -> ImageSet:
 
 
 def read_dataset(spec: str, resolution: int | None = None) -> ImageSet:
-    """Read the whole dataset named by ``spec`` (see the module docstring)."""
+    """Read the whole dataset named by ``spec`` (see the module docstring); image folders at ``resolution``
+    (default 32), the array formats at their own size."""
     if not isinstance(spec, str) or not spec:
         raise BsnasError(f"a dataset spec must be a non-empty string such as 'digits', but got {spec!r}")
     kind, _, path = spec.partition(":")

@@ -8,6 +8,7 @@ as uint8 tensors on the training device.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,8 @@ class ProxyData:
     test_index: np.ndarray | None = None
     #: Whether the class names come from the data (folders, a 'classes' array) rather than from label numbers.
     named_classes: bool = False
+    #: (C, H, W) of the images as read, before ``resolution`` resized them for training.
+    native_size: tuple[int, int, int] | None = None
 
     @property
     def num_classes(self) -> int:
@@ -60,6 +63,16 @@ class ProxyData:
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return (x.float() - self.mean) / self.std
+
+    def with_val_subset(self, n: int | None, seed: int = 0) -> ProxyData:
+        """The same data scored on a stratified, seeded subset of ``n`` validation images (all when None)."""
+        if n is None or n >= len(self.val_y):
+            return self
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise BsnasError(f"val_subset (--val-subset) must be a positive integer, but got {n!r}")
+        keep = torch.from_numpy(stratified_subset(self.val_y.cpu().numpy(), n, seed)).to(self.val_y.device)
+        return dataclasses.replace(self, val_x=self.val_x[keep], val_y=self.val_y[keep],
+                                   val_index=None if self.val_index is None else self.val_index[keep.cpu().numpy()])
 
 
 def _resize(x: np.ndarray, resolution: int) -> np.ndarray:
@@ -107,20 +120,23 @@ def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 def load_data(spec: str, *, resolution: int | None = None, val_size: float | int = 0.2, seed: int = 0,
               test_spec: str | None = None, test_size: float | int | None = None,
-              device: str | torch.device = "cpu") -> ProxyData:
+              device: str | torch.device = "cpu", read_size: int | None = None) -> ProxyData:
     """Read ``spec``, split off a stratified validation set and move it all to ``device``.
 
-    ``resolution`` resizes images to R×R once, here. A test set is loaded
-    only when asked for: from another dataset (``test_spec``) or held out
-    of this one (``test_size``, a fraction or a count, stratified, fixed by
-    :data:`TEST_SPLIT_SEED` whatever ``seed`` is).
+    ``resolution`` resizes images to R×R once, here, for training; the size
+    before that is ``native_size`` (image folders are read at ``read_size``,
+    default 32). A test set is loaded only when asked for: from another
+    dataset (``test_spec``) or held out of this one (``test_size``, a
+    fraction or a count, stratified, fixed by :data:`TEST_SPLIT_SEED`
+    whatever ``seed`` is).
     """
-    if resolution is not None:
-        _check_size("resolution", resolution)
+    for name, value in (("resolution", resolution), ("read_size", read_size)):
+        if value is not None:
+            _check_size(name, value)
     if test_spec is not None and test_size is not None:
         raise BsnasError(f"give a test set either as a dataset (test_spec={test_spec!r}) or held out of the "
                          f"training data (test_size={test_size!r}), not both")
-    data = read_dataset(spec, resolution)
+    data = read_dataset(spec, read_size)
     if len(data.y) < 2:
         raise BsnasError(f"{spec}: need at least 2 images, but found {len(data.y)}")
     present = np.unique(data.y)
@@ -148,7 +164,7 @@ def load_data(spec: str, *, resolution: int | None = None, val_size: float | int
     out = ProxyData(t(train_x), t(data.y[train_idx]), t(x[val_idx]), t(data.y[val_idx]),
                     t(mean.astype(np.float32)).view(1, -1, 1, 1), t(std.astype(np.float32)).view(1, -1, 1, 1),
                     data.classes, data.hflip, spec, train_index=train_idx, val_index=val_idx, test_index=test_idx,
-                    named_classes=data.named)
+                    named_classes=data.named, native_size=tuple(data.x.shape[1:]))
     if test_idx is not None:
         out.test_x, out.test_y = t(x[test_idx]), t(data.y[test_idx])
     elif test_spec is not None:

@@ -8,6 +8,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from bsnas.arch.names import OP_CODES
+from bsnas.study.fidelity import rung_key
 
 __all__ = ["conv_mix_label", "cost_scale", "dominant_op", "hypervolume", "hypervolume_history", "pareto_front",
            "trials_frame"]
@@ -27,42 +28,43 @@ def dominant_op(mix: dict[str, int]) -> str:
     return max(order, key=lambda op: ((mix or {}).get(op, 0), order.index(op)))
 
 
-def trials_frame(study: optuna.Study) -> pd.DataFrame:
-    """Every completed trial with its stored attributes, one row each."""
+def trials_frame(study: optuna.Study, rung: int | None = None) -> pd.DataFrame:
+    """Every completed trial with its stored attributes, one row each.
+
+    With ``rung`` (epochs of a successive-halving rung), only the trials that reached it, with their
+    accuracy there.
+    """
     rows = []
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         a = t.user_attrs
-        if "arch" not in a:
+        if "arch" not in a or (rung is not None and rung_key(rung) not in a):
             continue
-        rows.append({"trial": t.number, "accuracy": a.get("accuracy", 0.0) or 0.0, "flops": a["flops"],
+        acc = a.get("accuracy", 0.0) if rung is None else a[rung_key(rung)]
+        rows.append({"trial": t.number, "accuracy": acc or 0.0, "flops": a["flops"],
                      "params": a["params"], "mflops": a["flops"] / 1e6, "mparams": a["params"] / 1e6,
                      "mix": conv_mix_label(a.get("conv_mix", {})), "status": a.get("status"), "arch": a["arch"],
                      "dominant": dominant_op(a.get("conv_mix", {}))})
     return pd.DataFrame(rows, columns=[*COLUMNS, "flops", "params", "dominant"])
 
 
-def _non_dominated(points: np.ndarray) -> np.ndarray:
-    """Mask of rows no other row dominates (all columns minimised)."""
-    keep = np.ones(len(points), dtype=bool)
-    for i, p in enumerate(points):
-        dominated = np.all(points <= p, axis=1) & np.any(points < p, axis=1)
-        keep[i] = not dominated.any()
-    return keep
-
-
-def pareto_front(study: optuna.Study, objectives: list[str] | None = None) -> pd.DataFrame:
+def pareto_front(study: optuna.Study, objectives: list[str] | None = None, rung: int | None = None) -> pd.DataFrame:
     """Feasible, evaluated trials that no other dominates (max accuracy, min FLOPs/params), by FLOPs.
 
-    Reused duplicates are dropped: each architecture appears once, under the trial that trained it.
+    Reused duplicates are dropped: each architecture appears once, under the trial that trained it. With
+    successive halving the front is of the trials trained to full fidelity, or with ``rung`` of all that
+    reached that rung, at their accuracy there.
     """
+    import moocore
+
     objectives = objectives or study.metric_names or ["accuracy", "flops"]
-    df = trials_frame(study)
-    df = df[df.status == "trained"].drop_duplicates("arch")
+    df = trials_frame(study, rung)
+    df = df[df.status.isin(("trained",) if rung is None else ("trained", "stopped"))].drop_duplicates("arch")
     if df.empty:
         return df[[*COLUMNS, "flops", "params"]].reset_index(drop=True)
     points = np.column_stack([-df.accuracy.to_numpy(dtype=float)] + [df[o].to_numpy(dtype=float)
                                                                      for o in objectives[1:]])
-    front = df[_non_dominated(points)].sort_values(["flops", "accuracy"], ascending=[True, False])
+    front = df[moocore.is_nondominated(points, keep_weakly=True)].sort_values(["flops", "accuracy"],
+                                                                              ascending=[True, False])
     return front[[*COLUMNS, "flops", "params"]].reset_index(drop=True)
 
 

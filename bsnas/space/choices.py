@@ -23,10 +23,11 @@ import optuna
 from bsnas.arch.codec import encode_arch
 from bsnas.arch.spec import Arch, Block, Head, Stem
 from bsnas.arch.widths import expanded_width
+from bsnas.errors import SpaceError
 from bsnas.space.schema import SearchSpace
 
 __all__ = ["BLOCK_CHOICES", "STAGE_CHOICES", "STEM_CHOICES", "Choice", "assignments", "make_block", "make_stem",
-           "parameter_names", "random_archs", "sample_arch", "walk"]
+           "parameter_names", "params_of", "random_archs", "sample_arch", "walk"]
 
 Chooser = Callable[[str, tuple], Any]
 
@@ -151,3 +152,63 @@ def random_archs(space: SearchSpace, k: int, seed: int = 0) -> list[Arch]:
         if len(archs) == k:
             break
     return list(archs.values())
+
+
+def _arch_value(arch: Arch, name: str, in_widths: dict[tuple[int, int], int], options: tuple) -> object:
+    """The value architecture ``arch`` takes for the parameter ``name`` of a space walk."""
+    part, _, key = name.partition(".")
+    if part == "stem":
+        return {"op": arch.stem.conv.op, "kernel": arch.stem.conv.kernel, "width": arch.stem.conv.width,
+                "act": arch.stem.conv.act, "p": arch.stem.conv.p}[key]
+    if part == "head":
+        return arch.head.width
+    stage = int(part[1:])
+    if stage > len(arch.stages):
+        raise SpaceError(f"{name}: the architecture has {len(arch.stages)} stages, the space more")
+    blocks = arch.stages[stage - 1]
+    if key in ("depth", "width", "act"):
+        return {"depth": len(blocks), "width": blocks[0].width, "act": blocks[0].act}[key]
+    index_text, _, field = key.partition(".")
+    block = blocks[int(index_text[1:])]
+    if field == "expansion":  # the option whose expanded width is the block's
+        in_width = in_widths[(stage, int(index_text[1:]))]
+        return next((e for e in options if expanded_width(in_width, e) == block.mid), f"mid {block.mid}")
+    return {"op": block.op, "kernel": block.kernel, "p": block.p, "se": block.se}[field]
+
+
+def params_of(space: SearchSpace, arch: Arch) -> dict[str, object]:
+    """The parameters that make :func:`sample_arch` return ``arch`` (the inverse of sampling).
+
+    An architecture the space cannot express raises :class:`~bsnas.errors.SpaceError` naming the first
+    parameter (block and field) that does not fit, its value and what the space allows.
+    """
+    in_widths = {(fb.stage, fb.index): fb.in_channels for fb in arch.flat_blocks()}
+    params: dict[str, object] = {}
+
+    def choose(name: str, options: tuple) -> object:
+        value = _arch_value(arch, name, in_widths, options)
+        if value not in options:
+            raise SpaceError(f"space {space.name!r} cannot express this architecture: {name} is {value!r}, but the "
+                             f"space allows {list(options)}")
+        if len(options) > 1:
+            params[name] = value
+        return value
+
+    rebuilt = walk(space, choose)
+    if rebuilt != arch:
+        raise SpaceError(f"space {space.name!r} cannot express this architecture: {_first_difference(rebuilt, arch)}")
+    return params
+
+
+def _first_difference(got: Arch, want: Arch) -> str:
+    if len(got.stages) != len(want.stages):
+        return f"it has {len(want.stages)} stages, the space {len(got.stages)}"
+    if got.stem != want.stem:
+        return f"the stem is {encode_arch(want).split(':')[0]!r}, the space gives {encode_arch(got).split(':')[0]!r}"
+    for i, (a, b) in enumerate(zip(got.stages, want.stages, strict=True), 1):
+        for j, (x, y) in enumerate(zip(a, b, strict=False)):
+            if x != y:
+                field = next(f for f in ("kind", "op", "kernel", "stride", "width", "act", "mid", "p", "se", "bn")
+                             if getattr(x, f) != getattr(y, f))
+                return f"s{i}.b{j}.{field} is {getattr(y, field)!r}, the space gives {getattr(x, field)!r}"
+    return f"the head is {want.head}, the space gives {got.head}"

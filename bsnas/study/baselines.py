@@ -35,10 +35,12 @@ def evaluate_baselines(study: optuna.Study, names=DEFAULT_BASELINES, device: str
         key = f"baseline:{name}"
         cached = study.user_attrs.get(key)
         if cached is None:
+            size = tuple(cfg.get("input_size") or study.user_attrs["data_info"]["input_size"])
             if data is None:
-                data = load_search_data(cfg["data"], cfg["resolution"], cfg["val_size"], cfg["seed"], device)
+                data = load_search_data(cfg["data"], cfg["resolution"], cfg["val_size"], cfg["seed"], device,
+                                        cfg.get("val_subset"), size[1])
             arch = baseline(name).arch
-            cost = count(arch, data.input_size, data.num_classes)
+            cost = count(arch, size, data.num_classes)  # at the study's deployment size, as its trials
             try:
                 result = train_proxy(arch, data, proxy_from_fingerprint(cfg, device))
             except BsnasError as err:

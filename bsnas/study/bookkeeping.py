@@ -3,7 +3,8 @@
 A worker reads the study, summarises each trial (:func:`summarize`) and
 asks :func:`next_step` what to do. The rules, in order:
 
-1. **target**: ``target`` architectures are trained → stop, done.
+1. **target**: ``target`` architectures are trained (with ``--fidelity asha``,
+   trained to the top rung or stopped at a lower one) → stop, done.
 2. **failures**: the last ``max_failures`` trials finished since this run
    started all failed in training → stop with the last reason. A surplus
    step-back, a reused duplicate, an infeasible sample, a dead worker's
@@ -53,7 +54,8 @@ class TrialSummary:
 
     @property
     def trained(self) -> bool:
-        return self.state == "complete" and self.status == "trained"
+        """Trained on the proxy: to full fidelity, or stopped at a lower rung by successive halving."""
+        return self.state == "complete" and self.status in ("trained", "stopped")
 
 
 def summarize(t: FrozenTrial) -> TrialSummary:

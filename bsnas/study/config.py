@@ -19,6 +19,8 @@ import optuna
 from bsnas.data.split import ProxyData, load_data
 from bsnas.errors import BsnasError, SearchError
 from bsnas.files import check_name, is_safe_name
+from bsnas.study import fidelity
+from bsnas.study.fidelity import FIDELITIES
 from bsnas.training.config import ProxyConfig
 from bsnas.training.engine import resolve_device
 
@@ -31,7 +33,8 @@ SAMPLERS = ("tpe", "nsga2", "gp", "random")
 PROXY_KEYS = ("epochs", "subset", "batch_size", "optimizer", "lr")
 #: Settings that define a study; a resumed run must repeat them exactly.
 FINGERPRINT = ("space_hash", "data", "objectives", "max_flops", "max_params", "sampler", "seed", "epochs",
-               "subset", "resolution", "batch_size", "val_size", "optimizer", "lr")
+               "subset", "resolution", "batch_size", "val_size", "optimizer", "lr", "input_size", "val_subset",
+               "fidelity", "min_epochs", "max_epochs", "eta")
 
 
 def parse_amount(text: str | int | None) -> int | None:
@@ -71,6 +74,13 @@ class SearchConfig:
     val_size: float | int = 0.2
     runs_dir: str = "runs"
     proxy: ProxyConfig = field(default_factory=ProxyConfig)
+    input_size: tuple[int, int, int] | int | None = None
+    val_subset: int | None = None
+    fidelity: str = "none"
+    min_epochs: int = 1
+    max_epochs: int | None = None
+    eta: int = 3
+    warm_start: str | None = None
 
     def __post_init__(self) -> None:
         if self.objectives[:1] != ("accuracy",) or len(self.objectives) < 2 or not set(self.objectives) <= set(
@@ -95,6 +105,50 @@ class SearchConfig:
                 raise SearchError(f"--{name.replace('_', '-')} must be a positive integer, but got {value!r}")
         if not isinstance(self.data, str) or not self.data:
             raise SearchError(f"--data must be a dataset spec such as digits, but got {self.data!r}")
+        self._check_fidelity()
+        size = self.input_size
+        if size is not None and not (_positive(size) or (isinstance(size, (tuple, list)) and len(size) == 3
+                                                         and all(map(_positive, size)))):
+            raise SearchError(f"--input-size must be H (a square image) or C,H,W of positive integers, but got "
+                              f"{size!r}")
+        if self.val_subset is not None and not _positive(self.val_subset):
+            raise SearchError(f"--val-subset must be a positive integer, but got {self.val_subset!r}")
+
+    def _check_fidelity(self) -> None:
+        if self.fidelity not in FIDELITIES:
+            raise SearchError(f"--fidelity must be one of {', '.join(FIDELITIES)}, but got {self.fidelity!r}")
+        if self.fidelity == "none":
+            return
+        if not _positive(self.min_epochs):
+            raise SearchError(f"--min-epochs must be a positive integer, but got {self.min_epochs!r}")
+        if self.max_epochs is not None and not _positive(self.max_epochs):
+            raise SearchError(f"--max-epochs must be a positive integer, but got {self.max_epochs!r}")
+        if self.top_epochs <= self.min_epochs:
+            raise SearchError(f"--max-epochs must exceed --min-epochs {self.min_epochs}, but got {self.top_epochs}")
+        if not (_positive(self.eta) and self.eta >= 2):
+            raise SearchError(f"--eta must be an integer >= 2, but got {self.eta!r}")
+
+    @property
+    def top_epochs(self) -> int:
+        """Epochs of a full-fidelity trial: ``max_epochs`` with ASHA (default: the proxy's), else the proxy's."""
+        return self.max_epochs if self.fidelity == "asha" and self.max_epochs is not None else self.proxy.epochs
+
+    @property
+    def rungs(self) -> tuple[int, ...]:
+        """The epochs at which trials are judged (one rung, the proxy's epochs, without ASHA)."""
+        if self.fidelity == "none":
+            return (self.proxy.epochs,)
+        return fidelity.rungs(self.min_epochs, self.top_epochs, self.eta)
+
+    @property
+    def read_size(self) -> int | None:
+        """The size image folders are read at: ``input_size``'s height when given."""
+        size = self.input_size
+        return None if size is None else (size if isinstance(size, int) else size[1])
+
+    def training_proxy(self) -> ProxyConfig:
+        """The recipe each trial trains with: the proxy's, its schedule over the full-fidelity epochs."""
+        return dataclasses.replace(self.proxy, epochs=self.top_epochs)
 
     @classmethod
     def from_options(cls, **options) -> SearchConfig:
@@ -125,23 +179,45 @@ class SearchConfig:
     def run_dir(self) -> Path:
         return Path(self.runs_dir) / self.study_name
 
-    def fingerprint(self, space_path: str) -> dict:
-        """The settings that define the study (see :data:`FINGERPRINT`)."""
+    def fingerprint(self, space_path: str, input_size: tuple[int, int, int]) -> dict:
+        """The settings that define the study (see :data:`FINGERPRINT`); ``input_size`` is the resolved
+        deployment size."""
+        asha = self.fidelity == "asha"
         values = {**dataclasses.asdict(self), **{k: getattr(self.proxy, k) for k in PROXY_KEYS},
-                  "seed": self.seed, "objectives": list(self.objectives),
-                  "space_hash": hashlib.sha256(Path(space_path).read_bytes()).hexdigest()[:16]}
+                  "seed": self.seed, "objectives": list(self.objectives), "input_size": list(input_size),
+                  "space_hash": hashlib.sha256(Path(space_path).read_bytes()).hexdigest()[:16],
+                  "min_epochs": self.min_epochs if asha else None, "max_epochs": self.top_epochs if asha else None,
+                  "eta": self.eta if asha else None}
         return {k: values[k] for k in FINGERPRINT}
+
+    def cost_size(self, data: ProxyData) -> tuple[int, int, int]:
+        """The input size budgets, costs and the front refer to: ``input_size``, else the data's native size."""
+        c = data.input_size[0]
+        size = self.input_size
+        if size is None:
+            return tuple(data.native_size or data.input_size)
+        return (c, size, size) if isinstance(size, int) else tuple(size)
 
 
 def proxy_from_fingerprint(stored: dict, device: str = "auto") -> ProxyConfig:
-    """The proxy recipe a study was searched with, from its stored fingerprint."""
-    return ProxyConfig(**{k: stored[k] for k in PROXY_KEYS}, seed=stored["seed"], device=device)
+    """The full-fidelity proxy recipe a study was searched with, from its stored fingerprint."""
+    recipe = {k: stored[k] for k in PROXY_KEYS}
+    if stored.get("fidelity") == "asha":
+        recipe["epochs"] = stored["max_epochs"]
+    return ProxyConfig(**recipe, seed=stored["seed"], device=device)
 
 
-def load_search_data(spec: str, resolution: int | None, val_size: float | int, seed: int,
-                     device: str = "auto") -> ProxyData:
-    """The data of a search (or of its baselines): the validation split depends only on these settings."""
-    return load_data(spec, resolution=resolution, val_size=val_size, seed=seed, device=resolve_device(device))
+def load_search_data(spec: str, resolution: int | None, val_size: float | int, seed: int, device: str = "auto",
+                     val_subset: int | None = None, read_size: int | None = None) -> ProxyData:
+    """The data of a search (or of its baselines): the validation split (and its scored subset, when
+    ``val_subset`` is given) depends only on these settings."""
+    data = load_data(spec, resolution=resolution, val_size=val_size, seed=seed, device=resolve_device(device),
+                     read_size=read_size)
+    return data.with_val_subset(val_subset, seed)
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:

@@ -5,7 +5,9 @@ none, so bsnas keeps its own: while a trial trains, a thread writes the time
 into its ``heartbeat`` user attribute every :func:`heartbeat_seconds`. A
 running trial not heard from for :func:`stale_after` seconds belongs to a
 worker that died (kill -9, a lost machine): any worker marks it FAIL with
-``fail_kind=worker-died`` and a ``fail_reason``, and the search goes on.
+``fail_kind=worker-died`` and a ``fail_reason``, and enqueues the same
+architecture again (``retry_of``), which continues from the dead trial's
+last rung checkpoint when there is one.
 ``BSNAS_HEARTBEAT_SECONDS`` and ``BSNAS_STALE_AFTER`` change the defaults
 (10 s and 60 s).
 """
@@ -76,3 +78,9 @@ def mark_dead(study: optuna.Study, numbers: tuple[int, ...] | list[int], reason:
                 storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
             except Exception:  # another worker failed it (or it finished) first
                 continue
+            if t.user_attrs.get("status") == "training":  # it was training: retry it (from its checkpoint)
+                study.enqueue_trial(t.params, user_attrs={"retry_of": t.number, **_source(t)})
+
+
+def _source(t) -> dict:
+    return {k: t.user_attrs[k] for k in ("source", "warm_start") if k in t.user_attrs}

@@ -8,6 +8,8 @@
   result and reuses it, so no architecture is ever trained twice;
 * surplus (trained and running trials already reach the target): the trial
   steps back as PRUNED with ``status=surplus``; that is not a failure;
+* with ``--fidelity asha`` a trial is judged at each rung and ends with
+  ``status=stopped`` when it is not promoted (:mod:`bsnas.study.fidelity`);
 * failing (exception, diverging loss, out of memory): the trial is FAIL
   with ``fail_reason`` and ``fail_kind=error``; Ctrl-C marks it FAIL with
   ``fail_reason`` "interrupted".
@@ -22,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -29,6 +32,7 @@ from optuna.trial import FrozenTrial, TrialState
 from bsnas import interrupt
 from bsnas.arch.codec import encode_arch
 from bsnas.arch.cost import count
+from bsnas.arch.spec import Arch
 from bsnas.data.split import ProxyData
 from bsnas.errors import BsnasError
 from bsnas.space.choices import sample_arch
@@ -36,27 +40,42 @@ from bsnas.space.schema import SearchSpace
 from bsnas.study.bookkeeping import TRAINING_FAILURE, Rules, is_stale, steps_back, summarize
 from bsnas.study.config import SearchConfig
 from bsnas.study.liveness import Heartbeat, mark_dead
+from bsnas.study.rung_training import RungTraining
 from bsnas.training.proxy import train_proxy
 
-__all__ = ["Objective", "trained_trials"]
+__all__ = ["Objective", "SearchContext", "trained_trials"]
 
 #: What a reused duplicate copies from the trial that trained its architecture.
-RESULT_KEYS = ("accuracy", "val_loss", "train_time", "images_per_sec", "epochs_run", "proxy")
+RESULT_KEYS = ("accuracy", "val_loss", "train_time", "images_per_sec", "epochs_run", "proxy", "rung")
 Lock = Callable[[], contextlib.AbstractContextManager]
 
 
 def trained_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """Completed trials that trained an architecture (not reused, not infeasible)."""
+    """Completed trials that trained an architecture to full fidelity (not reused, infeasible or stopped)."""
     return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             if t.user_attrs.get("status") == "trained"]
+
+
+@dataclass(frozen=True)
+class SearchContext:
+    """What every trial of one search shares: its config, space, data, rules and cost frame."""
+
+    cfg: SearchConfig
+    space: SearchSpace
+    data: ProxyData
+    rules: Rules
+    cost_size: tuple[int, int, int]  # where budgets and costs are counted (the deployment size)
+    scale: dict  # the space's largest FLOPs and params at cost_size, to normalise costs
+    checkpoints: object  # pathlib.Path of the folder for rung checkpoints
+    lock: Lock = contextlib.nullcontext
+    poll: float = 0.5
 
 
 class Objective:
     """The Optuna objective of a search: returns (accuracy, flops[, params])."""
 
-    def __init__(self, cfg: SearchConfig, space: SearchSpace, data: ProxyData, rules: Rules,
-                 lock: Lock = contextlib.nullcontext, poll: float = 0.5):
-        self.cfg, self.space, self.data, self.rules, self.lock, self.poll = cfg, space, data, rules, lock, poll
+    def __init__(self, ctx: SearchContext):
+        self.ctx, self.cfg = ctx, ctx.cfg
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         try:
@@ -77,10 +96,12 @@ class Objective:
         return tuple(by_name[o] for o in self.cfg.objectives)
 
     def _run(self, trial: optuna.Trial) -> tuple[float, ...]:
-        arch = sample_arch(trial, self.space)
+        ctx = self.ctx
+        arch = sample_arch(trial, ctx.space)
         text = encode_arch(arch)
-        flops, params = count(arch, self.data.input_size, self.data.num_classes)
-        attrs = {"arch": text, "flops": flops, "params": params, "conv_mix": arch.conv_mix(), "seed": self.cfg.seed}
+        flops, params = count(arch, ctx.cost_size, ctx.data.num_classes)
+        attrs = {"arch": text, "flops": flops, "params": params, "conv_mix": arch.conv_mix(), "seed": self.cfg.seed,
+                 "sampler": self.cfg.sampler}
         feasible = True
         for name, value, limit in (("flops", flops, self.cfg.max_flops), ("params", params, self.cfg.max_params)):
             if limit is not None:
@@ -95,40 +116,51 @@ class Objective:
                          "reused_from": earlier.number})
             return self._values(earlier.user_attrs["accuracy"], flops, params)
         with Heartbeat(trial.study, trial._trial_id):
-            result = train_proxy(arch, self.data, self.cfg.proxy)
+            outcome = self._train(trial, arch, text, flops, params)
+        _set(trial, outcome)
+        return self._values(outcome["accuracy"], flops, params)
+
+    def _train(self, trial: optuna.Trial, arch: Arch, text: str, flops: int, params: int) -> dict:
+        ctx = self.ctx
+        if self.cfg.fidelity == "asha":
+            rungs = RungTraining(ctx, trial, arch, text, (flops, params))
+            result, status = rungs.run(), rungs.status
+        else:
+            result, status = train_proxy(arch, ctx.data, self.cfg.proxy), "trained"
         if result.diverged:
             raise BsnasError(f"training diverged: {result.diverged}")
-        _set(trial, {"accuracy": result.val_acc, "val_loss": result.val_loss,
-                     "train_time": round(result.train_time, 3), "images_per_sec": round(result.images_per_sec, 1),
-                     "epochs_run": result.epochs_run, "proxy": result.settings, "status": "trained"})
-        return self._values(result.val_acc, flops, params)
+        train_flops = count(arch, ctx.data.input_size, ctx.data.num_classes).flops
+        return {"accuracy": result.val_acc, "val_loss": result.val_loss, "train_time": round(result.train_time, 3),
+                "images_per_sec": round(result.images_per_sec, 1), "epochs_run": result.epochs_run,
+                "rung": result.epochs_run, "proxy": result.settings, "images_seen": result.images_seen,
+                "train_flops": 3 * train_flops * result.images_seen, "status": status}
 
     def _claim(self, trial: optuna.Trial, text: str, attrs: dict) -> FrozenTrial | None:
         """Claim ``text`` for this trial (return None: train it) or return the trial whose result to reuse.
 
         Waits while another live trial holds the claim; steps back as surplus when the target is reached.
         """
-        study = trial.study
+        study, ctx = trial.study, self.ctx
         while True:
-            with self.lock():
+            with ctx.lock():
                 trials = study.get_trials(deepcopy=False)
                 same = [t for t in trials if t.number != trial.number and t.user_attrs.get("arch") == text]
                 earlier = next((t for t in same if t.state == TrialState.COMPLETE
-                                and t.user_attrs.get("status") == "trained"), None)
+                                and t.user_attrs.get("status") in ("trained", "stopped")), None)
                 if earlier is not None:
                     return earlier
                 now = time.time()
                 holders = [t for t in same if t.state == TrialState.RUNNING
                            and t.user_attrs.get("status") == "training"]
-                live = [t for t in holders if not is_stale(summarize(t), self.rules, now)]
+                live = [t for t in holders if not is_stale(summarize(t), ctx.rules, now)]
                 if not live:
                     mark_dead(study, [t.number for t in holders])
-                    if steps_back([summarize(t) for t in trials], trial.number, self.rules, now):
+                    if steps_back([summarize(t) for t in trials], trial.number, ctx.rules, now):
                         trial.set_user_attr("status", "surplus")
                         raise optuna.TrialPruned("the study already has enough trained or running trials")
                     _set(trial, {**attrs, "status": "training"})
                     return None
-            time.sleep(self.poll)  # another worker trains this architecture right now: wait for its result
+            time.sleep(ctx.poll)  # another worker trains this architecture right now: wait for its result
             interrupt.check()
 
 

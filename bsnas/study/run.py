@@ -33,8 +33,9 @@ from bsnas.space.stats import describe_space
 from bsnas.study.bookkeeping import STOP, WAIT, Rules, next_step, summarize
 from bsnas.study.config import FINGERPRINT, SearchConfig, load_search_data, make_sampler
 from bsnas.study.liveness import mark_dead, stale_after
-from bsnas.study.objective import Objective, trained_trials
+from bsnas.study.objective import Objective, SearchContext, trained_trials
 from bsnas.study.storage import mask_url, open_storage, resolve_storage_url, storage_lock
+from bsnas.study.warm_start import warm_start
 from bsnas.training.engine import resolve_device
 from bsnas.version import __version__
 
@@ -49,7 +50,8 @@ def max_attempts(trials: int) -> int:
     return trials * 20 + 100
 
 
-def open_study(cfg: SearchConfig, space: SearchSpace, url: str, create: bool, seed: int | None) -> optuna.Study:
+def open_study(cfg: SearchConfig, space: SearchSpace, url: str, create: bool, seed: int | None,
+               cost_size: tuple[int, int, int] | None = None) -> optuna.Study:
     """Create (checking the stored fingerprint) or load the study of ``cfg``."""
     # Grouped TPE and metric names are experimental in Optuna; bsnas uses them on purpose.
     with warnings.catch_warnings():
@@ -59,7 +61,7 @@ def open_study(cfg: SearchConfig, space: SearchSpace, url: str, create: bool, se
         if not create:
             return optuna.load_study(study_name=cfg.study_name, storage=storage, sampler=sampler)
         directions = ["maximize"] + ["minimize"] * (len(cfg.objectives) - 1)
-        fingerprint = cfg.fingerprint(space.path)
+        fingerprint = cfg.fingerprint(space.path, cost_size)
         with storage_lock(url):  # two processes starting the same new study: one creates, the other resumes
             study = optuna.create_study(study_name=cfg.study_name, storage=storage, sampler=sampler,
                                         directions=directions, load_if_exists=True)
@@ -77,7 +79,8 @@ def open_study(cfg: SearchConfig, space: SearchSpace, url: str, create: bool, se
 
 
 def _search_data(cfg: SearchConfig) -> ProxyData:
-    return load_search_data(cfg.data, cfg.resolution, cfg.val_size, cfg.seed, cfg.device)
+    return load_search_data(cfg.data, cfg.resolution, cfg.val_size, cfg.seed, cfg.device, cfg.val_subset,
+                            cfg.read_size)
 
 
 def _worker(cfg: SearchConfig, url: str, worker: int, threads: int, data: ProxyData | None = None,
@@ -89,8 +92,11 @@ def _worker(cfg: SearchConfig, url: str, worker: int, threads: int, data: ProxyD
     study = open_study(cfg, space, url, create=False, seed=cfg.seed + worker + 7919 * existing)
     rules = Rules(target=cfg.trials, max_attempts=max_attempts(cfg.trials), max_failures=MAX_CONSECUTIVE_FAILURES,
                   stale_after=stale_after(), since=existing)
-    objective = Objective(cfg, space, data if data is not None else _search_data(cfg), rules,
-                          lock=functools.partial(storage_lock, url))
+    data = data if data is not None else _search_data(cfg)
+    attrs = study.user_attrs
+    objective = Objective(SearchContext(cfg, space, data, rules, tuple(attrs["data_info"]["input_size"]),
+                                        attrs["space_max"], cfg.run_dir / "checkpoints",
+                                        functools.partial(storage_lock, url)))
     callbacks = [on_trial] if on_trial else []
     while True:
         interrupt.check()
@@ -122,17 +128,22 @@ def _worker_process(cfg: SearchConfig, url: str, worker: int, threads: int, verb
         raise SystemExit(1) from None
 
 
-def prepare(cfg: SearchConfig) -> tuple[SearchSpace, str, optuna.Study, ProxyData]:
+def prepare(cfg: SearchConfig, log: Callable[[str], None] | None = None) -> tuple[SearchSpace, str, optuna.Study,
+                                                                                  ProxyData]:
     """Validate everything that can fail before any training, create or resume the study."""
     space = load_space(cfg.space)
     data = _search_data(cfg)
-    if min(data.input_size[1:]) < space.total_stride:
-        raise SearchError(f"resolution {data.input_size[1]}x{data.input_size[2]} is smaller than the space's "
-                          f"total stride {space.total_stride}; raise --resolution")
+    cost_size = cfg.cost_size(data)
+    for what, size in (("resolution", data.input_size), ("--input-size", cost_size)):
+        if min(size[1:]) < space.total_stride:
+            raise SearchError(f"{what} {size[1]}x{size[2]} is smaller than the space's total stride "
+                              f"{space.total_stride}; raise {what if what.startswith('-') else '--resolution'}")
+    if cost_size[0] != data.input_size[0]:
+        raise SearchError(f"--input-size has {cost_size[0]} channels, but the data has {data.input_size[0]}")
     if cfg.proxy.subset is not None and cfg.proxy.subset > len(data.train_y):
         raise SearchError(f"--subset {cfg.proxy.subset} is larger than the {len(data.train_y)} training images; "
                           f"use --subset {len(data.train_y)} or less")
-    stats = describe_space(space, data.input_size, data.num_classes)
+    stats = describe_space(space, cost_size, data.num_classes)
     if stats.size < cfg.trials:
         raise SearchError(f"space {space.name!r} has only {stats.size} architectures, fewer than --trials "
                           f"{cfg.trials}; ask for at most {stats.size} or widen the space")
@@ -143,29 +154,37 @@ def prepare(cfg: SearchConfig) -> tuple[SearchSpace, str, optuna.Study, ProxyDat
                               f"budget of {limit:,}; raise the budget or use a smaller space")
     resolve_device(cfg.device)
     url = resolve_storage_url(cfg.storage, cfg.run_dir)
-    study = open_study(cfg, space, url, create=True, seed=cfg.seed)
+    study = open_study(cfg, space, url, create=True, seed=cfg.seed, cost_size=cost_size)
     study.set_user_attr("space_max", {"flops": stats.max_flops, "params": stats.max_params})
-    study.set_user_attr("data_info", {"input_size": list(data.input_size), "num_classes": data.num_classes,
-                                      "classes": list(data.classes)[:1000]})
+    study.set_user_attr("data_info", {"input_size": list(cost_size), "train_resolution": list(data.input_size),
+                                      "num_classes": data.num_classes, "classes": list(data.classes)[:1000]})
+    if cfg.warm_start:
+        with storage_lock(url):
+            for note in warm_start(study, space, cfg.warm_start, cost_size, data.num_classes, cfg.max_flops,
+                                   cfg.max_params):
+                if log:
+                    log(note)
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     resolved = dataclasses.asdict(cfg) | {"storage": mask_url(url), "space_path": space.path,
-                                          "space_hash": cfg.fingerprint(space.path)["space_hash"],
-                                          "input_size": list(data.input_size), "num_classes": data.num_classes,
+                                          "space_hash": cfg.fingerprint(space.path, cost_size)["space_hash"],
+                                          "input_size": list(cost_size), "train_resolution": list(data.input_size),
+                                          "num_classes": data.num_classes, "rungs": list(cfg.rungs),
                                           "bsnas_version": __version__}
     atomic_write_text(cfg.run_dir / "config.json", json.dumps(resolved, indent=2) + "\n")
     return space, url, study, data
 
 
 def run_search(cfg: SearchConfig, on_trial: OnTrial | None = None, poll: float = 1.0,
-               log_failures: bool = False) -> optuna.Study:
+               log_failures: bool = False, log: Callable[[str], None] | None = None) -> optuna.Study:
     """Run (or resume) the search until ``cfg.trials`` architectures are trained; return the study.
 
     ``on_trial(study, trial)`` is called for every finished trial, from this process. Optuna's own
-    warning (with a traceback) for each failed trial is shown only with ``log_failures``.
+    warning (with a traceback) for each failed trial is shown only with ``log_failures``; ``log``
+    receives one line per warm-start design.
     """
     verbosity = optuna.logging.WARNING if log_failures else optuna.logging.ERROR
     optuna.logging.set_verbosity(verbosity)
-    _, url, study, data = prepare(cfg)
+    _, url, study, data = prepare(cfg, log)
     cores = os.cpu_count() or 1
     if cfg.jobs == 1:
         with interrupt.handling():

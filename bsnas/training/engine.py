@@ -82,9 +82,9 @@ def _scheduler(opt: torch.optim.Optimizer, cfg: ProxyConfig, steps: int):
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(model: nn.Module, data: ProxyData, x: torch.Tensor, y: torch.Tensor,
-             channels_last: bool = True, batch_size: int = 500) -> tuple[float, float]:
+             channels_last: bool = True, batch_size: int = 1000) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) of ``model`` on uint8 images ``x``."""
     model.eval()
     correct, loss = 0, 0.0

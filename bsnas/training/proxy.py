@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 
 from bsnas.arch.record import ArchRecord
@@ -30,6 +31,8 @@ class ProxyResult:
     """Test metrics, only when the data has a test split."""
     settings: dict = field(default_factory=dict)
     """The data and recipe the run used."""
+    images_seen: int = 0
+    eval_time: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,9 +62,11 @@ def train_proxy(arch: ArchRecord | Arch | str, data: ProxyData, config: ProxyCon
     speed = trainer.seen / max(trainer.train_time, 1e-9)
     if diverged:
         return ProxyResult(0.0, float("inf"), float("nan"), trainer.epoch, trainer.train_time, speed, diverged,
-                           settings=settings)
+                           settings=settings, images_seen=trainer.seen)
+    start = time.perf_counter()
     val_acc, val_loss = trainer.evaluate(data.val_x, data.val_y)
-    result = ProxyResult(val_acc, val_loss, train_loss, trainer.epoch, trainer.train_time, speed, settings=settings)
+    result = ProxyResult(val_acc, val_loss, train_loss, trainer.epoch, trainer.train_time, speed, settings=settings,
+                         images_seen=trainer.seen, eval_time=time.perf_counter() - start)
     if data.test_x is not None:
         result.test_acc, result.test_loss = trainer.evaluate(data.test_x, data.test_y)
     return result

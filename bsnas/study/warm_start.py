@@ -1,0 +1,66 @@
+"""Warm start: known designs as the first trials of a search.
+
+``--warm-start baselines`` takes the paper's model families, ``--warm-start
+FILE`` a file of architecture strings, record paths or baseline names (one
+per line, ``#`` comments). Each that the space can express
+(:func:`bsnas.space.choices.params_of`) and the budget allows is enqueued,
+in order, with ``source=warm-start``; they count toward ``--trials``. It
+happens once per study, under the storage lock, so a resumed or a second
+process does not enqueue them again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+
+from bsnas.arch.baselines import list_baselines
+from bsnas.arch.codec import encode_arch
+from bsnas.arch.cost import count
+from bsnas.arch.resolve import as_record
+from bsnas.errors import BsnasError, SpaceError
+from bsnas.space.choices import params_of
+from bsnas.space.schema import SearchSpace
+
+__all__ = ["warm_start"]
+
+DONE = "warm_start_done"
+
+
+def _candidates(source: str) -> list[str]:
+    if source == "baselines":
+        return list_baselines()
+    path = Path(source)
+    if not path.is_file():
+        raise BsnasError(f"--warm-start must be 'baselines' or a file of architectures, but {source!r} is neither; "
+                         "check the path")
+    return [line.split("#")[0].strip() for line in path.read_text().splitlines() if line.split("#")[0].strip()]
+
+
+def warm_start(study: optuna.Study, space: SearchSpace, source: str, cost_size: tuple[int, int, int],
+               num_classes: int, max_flops: int | None, max_params: int | None) -> list[str]:
+    """Enqueue the designs of ``source`` the space expresses within budget; return one note per design."""
+    if study.user_attrs.get(DONE) is not None:
+        return []
+    notes, seen = [], set()
+    for name in _candidates(source):
+        try:
+            arch = as_record(name).arch
+            params = params_of(space, arch)
+        except SpaceError as err:
+            if source != "baselines":  # a file's entries are meant to fit: say which do not
+                notes.append(f"warm start {name}: skipped, {err}")
+            continue
+        text = encode_arch(arch)
+        flops, n_params = count(arch, cost_size, num_classes)
+        if (max_flops is not None and flops > max_flops) or (max_params is not None and n_params > max_params):
+            notes.append(f"warm start {name}: skipped, over budget ({flops:,} FLOPs, {n_params:,} params)")
+            continue
+        if text in seen:
+            continue
+        seen.add(text)
+        study.enqueue_trial(params, user_attrs={"source": "warm-start", "warm_start": name})
+        notes.append(f"warm start {name}: enqueued ({flops / 1e6:.2f} MFLOPs)")
+    study.set_user_attr(DONE, [n for n in notes if n.endswith(")") and "enqueued" in n])
+    return notes
