@@ -94,7 +94,11 @@ def cmd_spaces(args: argparse.Namespace) -> None:
         raise BsnasError(f"no *.yaml search spaces in {str(target)!r}")
     rows = []
     for path in paths:
-        stats = describe_space(load_space(path))
+        space = load_space(path)
+        size = args.input_size
+        if isinstance(size, int):
+            size = (space.input_size[0], size, size)
+        stats = describe_space(space, size)
         rows.append({"name": stats.name, "file": str(path), "architectures": f"{stats.size:.3g}",
                      "input": "x".join(map(str, stats.input_size)),
                      "mflops": f"{stats.min_flops / 1e6:.3f}-{stats.max_flops / 1e6:.1f}",
@@ -254,5 +258,7 @@ def add_study_commands(sub) -> None:
 
     p = sub.add_parser("spaces", help="list search spaces: size, FLOPs and params range, parameter names")
     p.add_argument("path", nargs="?", help="a space file or a folder of them (default: search_spaces/)")
+    p.add_argument("--input-size", type=size_arg, default=None, metavar="H|C,H,W",
+                   help="count FLOPs and params at this input size (default: each space's own input_size)")
     p.add_argument("--format", **fmt)
     p.set_defaults(func=cmd_spaces)
