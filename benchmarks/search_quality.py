@@ -33,7 +33,7 @@ import torch
 
 import bsnas
 from bsnas.data import load_data, read_dataset
-from bsnas.results.front import pareto_front, trials_frame
+from bsnas.results.front import cost_scale, normalised_hypervolume, pareto_front
 from bsnas.study import SearchConfig, load_existing_study, run_search
 from bsnas.training import ProxyConfig, train_proxy
 
@@ -67,8 +67,6 @@ def split_files(root: Path, data: str) -> tuple[str, str]:
 
 def compute_curve(study: optuna.Study) -> tuple[np.ndarray, np.ndarray]:
     """(cumulative training FLOPs, hypervolume of the full-fidelity front) after each finished trial."""
-    from bsnas.results.front import _hv, _normalised, cost_scale
-
     trials = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     trials.sort(key=lambda t: t.datetime_complete)
     scale = cost_scale(study)
@@ -80,7 +78,7 @@ def compute_curve(study: optuna.Study) -> tuple[np.ndarray, np.ndarray]:
         if a.get("status") == "trained":
             points.append([1 - a["accuracy"], a["flops"] / scale["flops"]])
         spent.append(total)
-        hv.append(_hv(np.array(points)) if points else 0.0)
+        hv.append(normalised_hypervolume(np.array(points)) if points else 0.0)
     return np.array(spent), np.array(hv)
 
 
@@ -152,8 +150,8 @@ def main() -> None:
             study = run_method(root, search, name, seed, budget * UNIT, max_flops)
             studies[(name, seed)] = study
             curves[(name, seed)] = compute_curve(study)
-            print(f"{name} seed {seed}: {len(study.trials)} trials, final hypervolume {curves[(name, seed)][1][-1]:.4f}",
-                  flush=True)
+            print(f"{name} seed {seed}: {len(study.trials)} trials, final hypervolume "
+                  f"{curves[(name, seed)][1][-1]:.4f}", flush=True)
     report(curves, methods, seeds, budget * UNIT, args, root)
     recipe = ProxyConfig(epochs=2 if args.quick else 5, subset=2000 if args.quick else 5000, optimizer="sgd",
                          label_smoothing=0.1, warmup=0.05)

@@ -10,8 +10,8 @@ from optuna.trial import TrialState
 from bsnas.arch.names import OP_CODES
 from bsnas.study.fidelity import rung_key
 
-__all__ = ["conv_mix_label", "cost_scale", "dominant_op", "hypervolume", "hypervolume_history", "pareto_front",
-           "trials_frame"]
+__all__ = ["conv_mix_label", "cost_scale", "dominant_op", "hypervolume", "hypervolume_history",
+           "normalised_hypervolume", "pareto_front", "trials_frame"]
 
 COLUMNS = ["trial", "accuracy", "mflops", "mparams", "mix", "status", "arch"]
 
@@ -90,7 +90,8 @@ def _trained_points(study: optuna.Study, objectives: list[str] | None) -> np.nda
     return _normalised(df, objectives, cost_scale(study, everything)).reshape(len(df), len(objectives))
 
 
-def _hv(points: np.ndarray) -> float:
+def normalised_hypervolume(points: np.ndarray) -> float:
+    """Hypervolume of rows of minimised objectives in [0, 1] against the reference point (1, ..., 1)."""
     import moocore
 
     inside = points[np.all(points < 1.0, axis=1)]
@@ -106,10 +107,10 @@ def hypervolume(study: optuna.Study, objectives: list[str] | None = None) -> flo
     reference point is ``(1, 1[, 1])``: 0 means nothing found, 1 a perfect
     network at zero cost.
     """
-    return _hv(_trained_points(study, objectives))
+    return normalised_hypervolume(_trained_points(study, objectives))
 
 
 def hypervolume_history(study: optuna.Study, objectives: list[str] | None = None) -> list[float]:
     """The hypervolume after each trained trial, in trial order."""
     points = _trained_points(study, objectives)
-    return [_hv(points[:i]) for i in range(1, len(points) + 1)]
+    return [normalised_hypervolume(points[:i]) for i in range(1, len(points) + 1)]
