@@ -10,7 +10,7 @@ $(BIN)/bsnas: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# The tested CPU build; a bare `torch` would resolve to a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,postgres,plot,onnx,dashboard]'
+	$(BIN)/pip install -q -e '.[dev,postgres,plot,onnx,dashboard,nni]'
 	touch $(BIN)/bsnas
 
 setup: $(BIN)/bsnas

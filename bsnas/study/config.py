@@ -19,6 +19,7 @@ import optuna
 from bsnas.data.split import ProxyData, load_data
 from bsnas.errors import BsnasError, SearchError
 from bsnas.files import check_name, is_safe_name
+from bsnas.nni.strategy import NNI_SAMPLERS
 from bsnas.study import fidelity
 from bsnas.study.fidelity import FIDELITIES
 from bsnas.training.config import ProxyConfig
@@ -28,7 +29,7 @@ __all__ = ["FINGERPRINT", "OBJECTIVES", "SAMPLERS", "SearchConfig", "load_search
            "parse_amount", "proxy_from_fingerprint"]
 
 OBJECTIVES = ("accuracy", "flops", "params")
-SAMPLERS = ("tpe", "nsga2", "gp", "random")
+SAMPLERS = ("tpe", "nsga2", "gp", "random", *NNI_SAMPLERS)
 #: The proxy settings a study records (and a resumed run must repeat).
 PROXY_KEYS = ("epochs", "subset", "batch_size", "optimizer", "lr")
 #: Settings that define a study; a resumed run must repeat them exactly.
@@ -221,7 +222,8 @@ def _positive(value: object) -> bool:
 
 
 def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
-    """An Optuna sampler by name (see :data:`SAMPLERS`), seeded."""
+    """An Optuna sampler by name (see :data:`SAMPLERS`), seeded. The ``nni-*`` names choose architectures
+    through an NNI strategy instead (:mod:`bsnas.study.nni_driver`); their study gets a random sampler."""
     if name == "tpe":
         return optuna.samplers.TPESampler(multivariate=True, group=True, constant_liar=True, seed=seed)
     if name == "nsga2":

@@ -28,6 +28,7 @@ from bsnas import interrupt
 from bsnas.data.split import ProxyData
 from bsnas.errors import SearchError
 from bsnas.files import atomic_write_text
+from bsnas.nni.strategy import NNI_SAMPLERS
 from bsnas.space.schema import SearchSpace, load_space
 from bsnas.space.stats import describe_space
 from bsnas.study.bookkeeping import STOP, WAIT, Rules, next_step, summarize
@@ -98,6 +99,11 @@ def _worker(cfg: SearchConfig, url: str, worker: int, threads: int, data: ProxyD
                                         attrs["space_max"], cfg.run_dir / "checkpoints",
                                         functools.partial(storage_lock, url)))
     callbacks = [on_trial] if on_trial else []
+    if cfg.sampler in NNI_SAMPLERS:
+        from bsnas.study.nni_driver import drive_nni
+
+        drive_nni(study, objective, callbacks, worker)
+        return
     while True:
         interrupt.check()
         step = next_step([summarize(t) for t in study.get_trials(deepcopy=False)], rules, time.time())
