@@ -11,11 +11,13 @@ higher one (``tests/test_layout.py`` holds the order)::
     training the training engine, the proxy recipe, full training, the proxy's faithfulness check
     study    the search: configuration, trial objective, bookkeeping, storage, workers
     results  the Pareto front, hypervolume, plots and exports
+    api      search, front, export and train: the Python API that mirrors the command line
     cli      the ``bsnas`` command line
 """
 
 from __future__ import annotations
 
+from bsnas.api import export, front, search, train
 from bsnas.arch import (
     ACTIVATIONS,
     BLOCK_KINDS,
@@ -52,6 +54,8 @@ from bsnas.nn import (
     replace_convs,
 )
 from bsnas.results import hypervolume, pareto_front
+from bsnas.results.kernels import init_control, kernel_stats
+from bsnas.results.op_shares import op_shares
 from bsnas.space import describe_space, load_space, sample_arch
 from bsnas.study import SearchConfig, run_search
 from bsnas.training import ProxyConfig, train_proxy
@@ -63,5 +67,6 @@ __all__ = [
     "SearchConfig", "SearchError", "SpaceError", "StageCost", "Stem", "UnknownNameError", "as_record", "baseline",
     "build_model", "count", "count_stages", "create_conv", "create_model", "decode_arch", "describe_space",
     "encode_arch", "hypervolume", "list_baselines", "load_data", "load_record", "load_space", "pareto_front",
-    "reg_loss", "replace_convs", "run_search", "sample_arch", "train_proxy",
+    "reg_loss", "replace_convs", "run_search", "sample_arch", "train_proxy", "search", "front", "export", "train",
+    "init_control", "kernel_stats", "op_shares",
 ]

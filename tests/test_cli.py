@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -58,8 +59,11 @@ def test_baselines_lists_all_with_counts(capsys):
     assert main(["baselines", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert len(rows) == len(bsnas.list_baselines())
-    assert all((r["params"], r["flops"]) == (REFERENCE[r["name"]]["params_10"], REFERENCE[r["name"]]["fvcore_flops_10"])
-               for r in rows)
+    imagenet = json.loads((Path(__file__).parent / "data" / "reference_counts_imagenet.json").read_text())["models"]
+    # each at its record's input size and class count: CIFAR 32x32 and 10, ImageNet-size 224x224 and 1000
+    expected = {**{n: (c["params_10"], c["fvcore_flops_10"]) for n, c in REFERENCE.items()},
+                **{n: (c["params_1000"], c["fvcore_flops_1000"]) for n, c in imagenet.items()}}
+    assert all((r["params"], r["flops"]) == expected[r["name"]] for r in rows)
 
 
 @pytest.mark.parametrize(
@@ -101,10 +105,25 @@ def test_unexpected_errors_are_one_line_too(monkeypatch, capsys):
 def test_a_closed_pipe_ends_quietly():
     proc = subprocess.run(f"{sys.executable} -m bsnas baselines | head -n 1", shell=True, capture_output=True,
                           text=True)
-    assert proc.stdout.split() == ["name", "mflops", "params", "flops"] and proc.stderr == ""
+    assert proc.stdout.split() == ["name", "input", "mflops", "params", "flops"] and proc.stderr == ""
 
 
 def test_usage_errors_are_one_line_with_exit_code_2(capsys):
     assert main(["search", "--space", "tiny", "--sampler", "cmaes"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "invalid choice: 'cmaes'" in err and "bsnas search --help" in err
+
+
+def test_every_command_has_a_description_an_example_and_help_on_every_option():
+    from bsnas.cli.main import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert {"search", "front", "export", "train", "spaces", "profile", "baselines", "proxy", "proxy-check",
+            "kernels"} <= set(commands)
+    for name, command in commands.items():
+        assert command.description and "example:\n  bsnas " in command.description, name
+        for action in command._actions:
+            if isinstance(action, argparse._HelpAction) or action.dest == "debug":
+                continue
+            assert action.help and action.help != argparse.SUPPRESS, f"{name} {action.option_strings or action.dest}"

@@ -48,8 +48,8 @@ def test_random_architectures():
         assert (cost.flops, cost.params) == built_counts(arch, size, classes), bsnas.encode_arch(arch)
 
 
-@pytest.mark.parametrize("name", bsnas.list_baselines())
-def test_every_baseline_matches_fvcore(name):
+@pytest.mark.parametrize("name", [n for n in bsnas.list_baselines() if n.startswith("cifar_")])
+def test_every_baseline_matches_fvcore(name):  # the ImageNet-size ones, at 224: test_imagenet_baselines.py
     record = bsnas.baseline(name)
     assert tuple(record.count()) == built_counts(record.arch)
 

@@ -109,7 +109,7 @@ def test_a_surplus_step_back_is_pruned_not_failed(tmp_path):
     study = optuna.create_study(directions=["maximize", "minimize"])
     study.ask(), study.ask()  # two trials in flight already reach the target of 2
     objective = Objective(SearchContext(cfg, load_space("tiny"), load_data("digits"), Rules(target=2, max_attempts=100),
-                                        (1, 8, 8), {"flops": 1e6, "params": 1e5}, tmp_path))
+                                        (1, 8, 8), 10, {"flops": 1e6, "params": 1e5}, tmp_path))
     study.optimize(objective, n_trials=1, catch=(Exception,))
     last = study.trials[-1]
     assert last.state == TrialState.PRUNED and last.user_attrs["status"] == "surplus"

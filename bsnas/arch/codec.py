@@ -9,13 +9,13 @@ the stem, the last the head, and every segment between is one stage::
     stage   := group ("-" group)*
     group   := block ("_r" N)?          # N copies; only the first keeps its stride
     block   := KIND "_" token ("_" token)*
-    stem    := "stem" ("_dbn")? "_" token ("_" token)*
+    stem    := "stem" ("_dbn")? "_" token ("_" token)* ("_mp" K)?
     head    := "head" ("_" token)*
 
 Block kinds (``KIND``): ``conv`` (conv–BN–act), ``basic`` (ResNet basic
 block), ``pre`` (pre-activation basic block), ``ir`` (inverted residual).
 
-Block tokens, each at most once:
+Block tokens, each at most once (``mp`` in the stem only):
 
 =========== ========================================================
 ``reg``     conv type: regular (also ``dsc``, ``bsu``, ``bss``)
@@ -29,12 +29,16 @@ Block tokens, each at most once:
             ``sigmoid``, ``linear``)
 ``nobn``    no BatchNorm after the conv (``conv`` blocks only)
 ``r3``      repeat (groups only)
+``mp3``     stem only: 3×3 max-pool, stride 2, after the stem conv
 =========== ========================================================
 
-The stem is a ``conv`` block without the kind word; ``dbn`` puts a
-BatchNorm on the input. Head tokens: ``bn`` (BN + act on the last stage
-output), ``c1280`` (1×1 conv–BN–act), ``se4``, an activation (needed
-exactly when ``bn`` or ``c`` is given) and ``d0.2`` (dropout).
+The stem is a ``conv`` block without the kind word and two stem-only
+tokens: ``dbn`` (a BatchNorm on the input, written first) and ``mp3`` (a
+3×3 max-pool with stride 2 and padding 1 after the conv, written last; any
+odd kernel K as ``mpK``, padding K // 2). The ImageNet ResNets' stem is
+``stem_dbn_reg_k7_s2_c64_relu_mp3``. Head tokens: ``bn`` (BN + act on the
+last stage output), ``c1280`` (1×1 conv–BN–act), ``se4``, an activation
+(needed exactly when ``bn`` or ``c`` is given) and ``d0.2`` (dropout).
 
 :func:`encode_arch` writes tokens in the order of the table, omits
 defaults, and merges runs of equal stride-1 blocks into ``_rN``, so every
@@ -68,8 +72,8 @@ from bsnas.errors import ArchError
 __all__ = ["decode_arch", "encode_arch"]
 
 _OPS_BY_CODE = {code: op for op, code in OP_CODES.items()}
-_NUMBER = re.compile(r"^(se|[kscmprd])([0-9]+(?:\.[0-9]+)?)$")  # ASCII digits only
-_INT_KEYS = {"k": "kernel", "s": "stride", "c": "width", "m": "mid", "se": "se", "r": "repeat"}
+_NUMBER = re.compile(r"^(se|mp|[kscmprd])([0-9]+(?:\.[0-9]+)?)$")  # ASCII digits only
+_INT_KEYS = {"k": "kernel", "s": "stride", "c": "width", "m": "mid", "se": "se", "r": "repeat", "mp": "pool"}
 _FLOAT_KEYS = {"p": "p", "d": "dropout"}
 
 
@@ -123,6 +127,8 @@ def _encode_head(head: Head) -> str:
 def encode_arch(arch: Arch) -> str:
     """The one canonical string of ``arch`` (see the module docstring)."""
     stem = ["stem"] + (["dbn"] if arch.stem.data_bn else []) + _block_tokens(arch.stem.conv)
+    if arch.stem.pool is not None:
+        stem.append(f"mp{arch.stem.pool}")
     return ":".join(["_".join(stem), *(_encode_stage(s) for s in arch.stages), _encode_head(arch.head)])
 
 
@@ -159,7 +165,8 @@ class _Parser:
             return _FLOAT_KEYS[match.group(1)], float(match.group(2))
         raise self.fail(f"unknown token {token!r} in {part!r} (valid: conv types "
                         f"{'/'.join(_OPS_BY_CODE)}, activations {'/'.join(ACTIVATIONS)}, "
-                        f"k<int> s<int> c<int> m<int> se<int> p<float> r<int>{' ' + ' '.join(flags) if flags else ''})")
+                        f"k<int> s<int> c<int> m<int> se<int> p<float> r<int> mp<int> (stem) d<float> (head)"
+                        f"{' ' + ' '.join(flags) if flags else ''})")
 
     def block(self, part: str, fields: dict, kind: str) -> Block:
         for key in ("op", "kernel", "stride", "width", "act"):
@@ -167,6 +174,9 @@ class _Parser:
                 raise self.fail(f"missing {key} in block {part!r}")
         if "dropout" in fields:
             raise self.fail(f"token d (dropout) belongs in the head, not in block {part!r}")
+        if "pool" in fields:
+            raise self.fail(f"token mp{fields['pool']} (max-pool) belongs in the stem, after its conv tokens, "
+                            f"not in block {part!r}")
         try:
             return Block(kind=kind, op=fields["op"], kernel=fields["kernel"], stride=fields["stride"],
                          width=fields["width"], act=fields["act"], mid=fields.get("mid"),
@@ -190,10 +200,14 @@ class _Parser:
         if word != "stem":
             raise self.fail(f"the first segment must start with 'stem', but got {part!r}")
         fields = self.fields(rest, ("dbn", "nobn"))
-        data_bn = fields.pop("dbn", False)
+        data_bn, pool = fields.pop("dbn", False), fields.pop("pool", None)
         if "repeat" in fields:
             raise self.fail(f"the stem cannot repeat, but got {part!r}")
-        return Stem(conv=self.block(part, fields, "conv"), data_bn=data_bn)
+        conv = self.block(part, fields, "conv")
+        try:
+            return Stem(conv=conv, data_bn=data_bn, pool=pool)
+        except ArchError as err:
+            raise self.fail(f"{err} (stem {part!r})") from None
 
     def head(self, part: str) -> Head:
         word, _, rest = part.partition("_")

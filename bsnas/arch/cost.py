@@ -4,7 +4,8 @@ The convention is fvcore's (``fvcore.nn.FlopCountAnalysis`` on the model
 in eval mode): one multiply-add is one FLOP; convolutions count
 ``out × in/groups × k² × H_out × W_out``, the classifier ``in × out``,
 BatchNorm 2 per element, global average pooling 1 per input element;
-activations, residual additions and the SE multiplication count 0.
+activations, residual additions, the SE multiplication and max-pooling
+count 0.
 Parameters are ``sum(p.numel() for p in model.parameters())``. The
 arithmetic is in :mod:`bsnas.arch.tally`.
 """

@@ -35,10 +35,12 @@ def _from_path(path: Path) -> ArchRecord:
 def _from_text(text: str) -> ArchRecord:
     if text.startswith("stem"):
         return ArchRecord(decode_arch(text))
-    if is_baseline(text) or text.startswith(BASELINE_PREFIXES):
-        return baseline(text)  # an unknown baseline-like name raises the baseline error with examples
+    if is_baseline(text):
+        return baseline(text)
     if text.endswith(".json") or Path(text).exists():
         return _from_path(Path(text))
+    if text.startswith(BASELINE_PREFIXES):
+        return baseline(text)  # an unknown baseline-like name raises the baseline error with examples
     raise BsnasError(f"cannot read architecture {text!r}: give a record file (*.json), a `bsnas train` output "
                      "folder, a baseline name (see `bsnas baselines`) or an architecture string starting with 'stem'")
 

@@ -79,14 +79,21 @@ class Block:
 
 @dataclass(frozen=True)
 class Stem:
-    """Optional data BatchNorm over the input, then one ``conv`` block."""
+    """Optional data BatchNorm over the input, then one ``conv`` block, then optionally a
+    ``pool``×``pool`` max-pool with stride 2 and same padding (``pool // 2``), as in the
+    ImageNet ResNets' stem (7×7 conv, 3×3 max-pool)."""
 
     conv: Block
     data_bn: bool = True
+    pool: int | None = None
 
     def __post_init__(self) -> None:
         _check(isinstance(self.conv, Block) and self.conv.kind == "conv",
                f"the stem must be a conv block, but got {self.conv!r}")
+        if self.pool is not None:
+            _check_int("stem max-pool kernel (pool)", self.pool, 1, MAX_KERNEL)
+            _check(self.pool % 2 == 1, f"stem max-pool kernel must be odd (same padding), but got "
+                                       f"pool={self.pool}; use 3 as the ResNets do")
 
 
 @dataclass(frozen=True)
@@ -157,7 +164,8 @@ class Arch:
 
     @property
     def total_stride(self) -> int:
-        stride = 1
+        """Product of all strides, the stem's max-pool (stride 2) included."""
+        stride = 1 if self.stem.pool is None else 2
         for fb in self.flat_blocks():
             stride *= fb.block.stride
         return stride

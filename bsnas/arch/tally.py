@@ -9,7 +9,8 @@ in eval mode): one multiply-add is one FLOP. Counted:
 * BatchNorm (eval, affine): 2 FLOPs per element;
 * global average pooling (also inside squeeze-excitation): 1 per input element.
 
-Activations, residual additions and the SE multiplication count 0.
+Activations, residual additions, the SE multiplication and the stem's
+max-pool (fvcore has no handle for ``aten::max_pool2d``) count 0.
 Parameters are ``sum(p.numel() for p in model.parameters())``.
 The formulas mirror :mod:`bsnas.nn.blocks` and :mod:`bsnas.nn.model`; the tests
 check them against fvcore on every baseline and hundreds of random
@@ -18,9 +19,10 @@ architectures.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import NamedTuple
 
-from bsnas.arch.spec import Arch, Block, Head
+from bsnas.arch.spec import Arch, Block, FlatBlock, Head
 from bsnas.arch.widths import bsconv_s_mid_channels
 
 __all__ = ["Cost", "StageCost", "activation_count", "block_cost", "head_cost", "stage_costs"]
@@ -55,6 +57,11 @@ class _Tally:
         self.flops += weights * self.h * self.w
         self.params += weights + (cout if bias else 0)
         self.activations += cout * self.h * self.w
+
+    def max_pool(self, k: int | None) -> None:
+        """The stem's stride-2 max-pool with same padding: it only shrinks the map (0 FLOPs, no params)."""
+        if k is not None:
+            self.h, self.w = (self.h - 1) // 2 + 1, (self.w - 1) // 2 + 1
 
     def bn(self, c: int) -> None:
         self.flops += 2 * c * self.h * self.w
@@ -138,6 +145,15 @@ class _Tally:
         self.bn(b.width)
 
 
+def _run(arch: Arch, tally: _Tally, in_channels: int) -> Iterator[FlatBlock]:
+    """Tally every block of ``arch`` in order (the stem's max-pool after the stem), yielding each when done."""
+    for fb in arch.flat_blocks(in_channels):
+        tally.block(fb.block, fb.in_channels)
+        if fb.stage == 0:
+            tally.max_pool(arch.stem.pool)
+        yield fb
+
+
 def stage_costs(arch: Arch, input_size: tuple[int, int, int], num_classes: int) -> list[StageCost]:
     """Per-stage FLOPs and params: ``stem``, ``s1`` ... ``sN``, ``head`` (pool and classifier included)."""
     c, h, w = input_size
@@ -152,8 +168,7 @@ def stage_costs(arch: Arch, input_size: tuple[int, int, int], num_classes: int) 
 
     if arch.stem.data_bn:
         tally.bn(c)
-    for fb in arch.flat_blocks(c):
-        tally.block(fb.block, fb.in_channels)
+    for fb in _run(arch, tally, c):
         stage = arch.stages[fb.stage - 1] if fb.stage else (arch.stem.conv,)
         if fb.index == len(stage) - 1:
             close(f"s{fb.stage}" if fb.stage else "stem", len(stage), fb.block.width)
@@ -180,6 +195,6 @@ def activation_count(arch: Arch, input_size: tuple[int, int, int]) -> int:
     """Values the conv and BN outputs of one image hold: the bulk of training memory per image."""
     c, h, w = input_size
     tally = _Tally(h, w)
-    for fb in arch.flat_blocks(c):
-        tally.block(fb.block, fb.in_channels)
+    for _ in _run(arch, tally, c):
+        pass
     return tally.activations + c * h * w

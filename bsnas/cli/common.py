@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-__all__ = ["FORMATS", "add_data_args", "emit", "input_size_arg", "size_arg", "split_size_arg"]
+__all__ = ["FORMATS", "add_data_args", "described", "emit", "input_size_arg", "size_arg", "split_size_arg"]
 
 #: ``--format`` values of commands that print a table.
 FORMATS = ("table", "json", "csv")
@@ -42,6 +42,12 @@ def input_size_arg(text: str) -> tuple[int, int, int]:
     return size
 
 
+def described(sub, name: str, summary: str, description: str, example: str) -> argparse.ArgumentParser:
+    """A subcommand with a one-line summary (in ``bsnas --help``), a paragraph and an example (in its --help)."""
+    return sub.add_parser(name, help=summary, description=f"{description}\n\nexample:\n  {example}",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def split_size_arg(text: str) -> float | int:
     """A split size: a fraction strictly between 0 and 1, or a whole number of images."""
     try:
@@ -67,4 +73,5 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-size", type=split_size_arg, default=0.2,
                    help="validation split: a fraction in (0, 1) or a number of images (default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the training and the sampler (default 0)")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda[:N]")
+    p.add_argument("--device", default="auto", help="where training runs: auto (CUDA when present; default), cpu "
+                   "or cuda[:N]")

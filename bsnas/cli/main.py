@@ -6,7 +6,9 @@ import argparse
 import os
 import sys
 
+from bsnas.cli.analysis_commands import add_analysis_commands
 from bsnas.cli.model_commands import add_model_commands
+from bsnas.cli.search_command import add_search_command
 from bsnas.cli.study_commands import add_study_commands
 from bsnas.errors import BsnasError
 from bsnas.version import __version__
@@ -28,8 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bsnas {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    add_model_commands(sub)
+    add_search_command(sub)
     add_study_commands(sub)
+    add_model_commands(sub)
+    add_analysis_commands(sub)
     for command in sub.choices.values():  # --debug also works after the command
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return parser

@@ -12,9 +12,9 @@ import pandas as pd
 from bsnas.arch.baselines import baseline, list_baselines
 from bsnas.arch.cost import count_stages
 from bsnas.arch.resolve import as_record
-from bsnas.cli.common import FORMATS, add_data_args, emit, input_size_arg
+from bsnas.cli.common import FORMATS, add_data_args, described, emit, input_size_arg
 from bsnas.errors import BsnasError
-from bsnas.training.config import OPTIMIZERS
+from bsnas.training.config import AMP, OPTIMIZERS
 
 __all__ = ["add_model_commands"]
 
@@ -45,10 +45,10 @@ def cmd_baselines(args: argparse.Namespace) -> None:
     for name in list_baselines():
         if args.filter and args.filter not in name:
             continue
-        record = baseline(name, args.num_classes)
+        record = baseline(name) if args.num_classes is None else baseline(name, args.num_classes)
         cost = record.count()
-        rows.append({"name": name, "mflops": round(cost.flops / 1e6, 2), "params": cost.params,
-                     "flops": cost.flops})
+        rows.append({"name": name, "input": "x".join(map(str, record.input_size)), "mflops": round(cost.flops / 1e6, 2),
+                     "params": cost.params, "flops": cost.flops})
     if not rows:
         raise BsnasError(f"no baseline name contains {args.filter!r}; run `bsnas baselines` to list them")
     emit(pd.DataFrame(rows), args.format)
@@ -60,7 +60,7 @@ def cmd_proxy(args: argparse.Namespace) -> None:
 
     config = ProxyConfig(epochs=args.epochs, subset=args.subset, batch_size=args.batch_size, seed=args.seed,
                          optimizer=args.optimizer, lr=args.lr, label_smoothing=args.label_smoothing,
-                         device=args.device)
+                         device=args.device, amp=args.amp)
     data = load_data(args.data, resolution=args.resolution, val_size=args.val_size, seed=args.seed,
                      test_spec=args.test_data, device=resolve_device(args.device))
     record = as_record(args.arch, num_classes=data.num_classes, input_size=data.input_size)
@@ -106,8 +106,12 @@ def cmd_proxy_check(args: argparse.Namespace) -> None:
 
 
 def add_model_commands(sub) -> None:
-    fmt = {"choices": FORMATS, "default": "table", "help": "output format"}
-    p = sub.add_parser("profile", help="FLOPs, params and a per-stage table of one architecture")
+    fmt = {"choices": FORMATS, "default": "table", "help": "output format (default table)"}
+    p = described(sub, "profile", "FLOPs, params and a per-stage table of one architecture",
+                  "Count an architecture's FLOPs (fvcore's convention: one multiply-add is one FLOP) and "
+                  "parameters exactly from its data, without building it, with a per-stage table. --verify "
+                  "also builds the model and checks both numbers against fvcore and sum(p.numel()).",
+                  "bsnas profile cifar_resnet20_bsconvu --verify")
     p.add_argument("arch", help="architecture string, baseline name or JSON record")
     p.add_argument("--num-classes", type=int, default=None, help="override the record's class count")
     p.add_argument("--input-size", type=input_size_arg, default=None, metavar="C,H,W", help="override the input size")
@@ -115,27 +119,41 @@ def add_model_commands(sub) -> None:
     p.add_argument("--format", **fmt)
     p.set_defaults(func=cmd_profile)
 
-    p = sub.add_parser("baselines", help="the BSConv paper's CIFAR model families with FLOPs and params")
+    p = described(sub, "baselines", "the BSConv paper's model families with FLOPs and params",
+                  "List the reference zoo's networks that bsnas expresses as architecture data (plain and BSConv "
+                  "variants), with exact FLOPs and params at their default input size.",
+                  "bsnas baselines --filter resnet20 --format csv")
     p.add_argument("--filter", default="", help="only names containing this text")
-    p.add_argument("--num-classes", type=int, default=10)
+    p.add_argument("--num-classes", type=int, default=None, help="count for this many classes (default: the "
+                   "family's own, 10 for CIFAR)")
     p.add_argument("--format", **fmt)
     p.set_defaults(func=cmd_baselines)
 
-    p = sub.add_parser("proxy", help="train one architecture on the proxy task and print its metrics")
+    p = described(sub, "proxy", "train one architecture on the proxy task and print its metrics",
+                  "Train one architecture briefly, exactly as a search trial would, and print its validation "
+                  "accuracy and loss, training time and throughput. Same architecture, data, seed and device "
+                  "give the same numbers.",
+                  "bsnas proxy cifar_resnet20_bsconvu --data npz:train.npz --epochs 4 --subset 2400 "
+                  "--resolution 16 --optimizer adamw")
     p.add_argument("arch", help="architecture string, baseline name or JSON record")
     add_data_args(p)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--subset", type=int, default=None, help="train on this many images (stratified)")
-    p.add_argument("--resolution", type=int, default=None, help="resize images to R x R")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
+    p.add_argument("--subset", type=int, default=None, help="train on this many images (stratified; default all)")
+    p.add_argument("--resolution", type=int, default=None, help="resize images to R x R (default: as read)")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="optimiser (default sgd)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1 SGD, 3e-3 AdamW)")
-    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing (default 0)")
+    p.add_argument("--amp", choices=AMP, default=None, help="mixed precision (on CUDA; bf16 also on CPUs)")
     p.add_argument("--test-data", default=None, help="evaluate on this dataset too (only when given)")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--format", choices=FORMATS[:2], default="table", help="table (default) or json")
     p.set_defaults(func=cmd_proxy)
 
-    p = sub.add_parser("proxy-check", help="rank correlation of the proxy against a longer reference budget")
+    p = described(sub, "proxy-check", "rank correlation of the proxy against a longer reference budget",
+                  "Train every architecture at a cheap proxy budget and at a longer reference budget on the same "
+                  "validation split, and report Spearman and Kendall rank correlations with the cost ratios: "
+                  "is the proxy faithful on your data?",
+                  "bsnas proxy-check --space tiny --random 8 --proxy epochs=2,subset=700 --reference epochs=10")
     p.add_argument("archs", nargs="*", help="architecture strings, baseline names or JSON records")
     p.add_argument("--archs-file", help="a file with one architecture per line")
     p.add_argument("--baselines", default="", help="add the baselines whose names contain this text")

@@ -1,87 +1,22 @@
-"""The study commands of the ``bsnas`` CLI: search, spaces, front, export and train."""
+"""The study commands of the ``bsnas`` CLI: spaces, front, export and train (``search`` has its own module)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 
-from bsnas.cli.common import FORMATS, add_data_args, emit, size_arg
+from bsnas.cli.common import FORMATS, add_data_args, described, emit, size_arg
 from bsnas.errors import BsnasError
 from bsnas.results.export import FORMATS as EXPORT_FORMATS
-from bsnas.study.config import OBJECTIVES, SAMPLERS
-from bsnas.study.fidelity import FIDELITIES
-from bsnas.training.config import OPTIMIZERS
+from bsnas.training.config import AMP
 
-__all__ = ["add_study_commands"]
+__all__ = ["add_study_commands", "front_rows"]
 
-
-def _trial_line(t) -> str:
-    a = t.user_attrs
-    cost = f"{a.get('flops', 0) / 1e6:7.3f} MFLOPs {a.get('params', 0) / 1e6:7.4f} Mparams" if "flops" in a else ""
-    status = a.get("status", "failed") if t.state.name == "COMPLETE" else t.state.name.lower()
-    if status in ("trained", "reused", "stopped"):
-        extra = f"acc {a['accuracy']:.4f}" + (f" (reused #{a['reused_from']})" if status == "reused" else
-                                              f" {a.get('train_time', 0):5.1f}s")
-        if status == "stopped":
-            extra += f", not promoted after {a.get('rung')} epochs"
-    elif status == "infeasible":
-        extra = "over budget, not trained"
-    else:
-        extra = a.get("fail_reason", "")
-    return f"#{t.number:<4d} {status:10s} {cost}  {extra}  {a.get('arch', '')}"
-
-
-def cmd_search(args: argparse.Namespace) -> None:
-    from tqdm import tqdm
-
-    from bsnas.results.front import pareto_front
-    from bsnas.study import SearchConfig, parse_amount, run_search, trained_trials
-    from bsnas.training.config import ProxyConfig
-
-    proxy = ProxyConfig(epochs=args.epochs, subset=args.subset, batch_size=args.batch_size, seed=args.seed,
-                        optimizer=args.optimizer, lr=args.lr, device=args.device)
-    cfg = SearchConfig(space=args.space, data=args.data, trials=args.trials,
-                       objectives=tuple(o.strip() for o in args.objectives.split(",")),
-                       max_flops=parse_amount(args.max_flops), max_params=parse_amount(args.max_params),
-                       sampler=args.sampler, study=args.study, storage=args.storage, jobs=args.jobs,
-                       resolution=args.resolution, val_size=args.val_size, runs_dir=args.runs_dir,
-                       proxy=proxy, input_size=args.input_size, val_subset=args.val_subset, fidelity=args.fidelity,
-                       min_epochs=args.min_epochs, max_epochs=args.max_epochs, eta=args.eta,
-                       warm_start=args.warm_start)
-    bar = None
-    best = 0.0
-
-    def on_trial(study, trial) -> None:
-        nonlocal bar, best
-        is_trained = trial.user_attrs.get("status") == "trained" and trial.state.name == "COMPLETE"
-        if bar is None:
-            bar = tqdm(total=cfg.trials, initial=len(trained_trials(study)) - is_trained, unit="arch",
-                       dynamic_ncols=True, desc=f"search {cfg.study_name}",
-                       disable=args.quiet or not sys.stderr.isatty())
-        bar.write(_trial_line(trial))
-        if is_trained:
-            best = max(best, trial.user_attrs["accuracy"])
-            bar.update()
-        bar.set_postfix(best=f"{best:.4f}", front=len(pareto_front(study)))
-
-    start = time.perf_counter()
-    study = run_search(cfg, on_trial=on_trial, log_failures=args.debug, log=lambda m: print(m, file=sys.stderr))
-    if bar is not None:
-        bar.close()
-    front = pareto_front(study)
-    trained = len(trained_trials(study))
-    stopped = sum(t.user_attrs.get("status") == "stopped" for t in study.get_trials(deepcopy=False))
-    early = f" (+{stopped} stopped early by successive halving)" if stopped else ""
-    print(f"\nstudy {cfg.study_name!r}: {trained} architectures trained{early}, {len(study.trials)} trials, "
-          f"{time.perf_counter() - start:.0f}s; Pareto front ({len(front)}):")
-    shown = front.assign(accuracy=front.accuracy.round(4), mflops=front.mflops.round(3),
-                         mparams=front.mparams.round(4)).drop(columns=["status", "flops", "params"])
-    print(shown.to_string(index=False) if len(shown) else "(empty)")
+FRONT_COLUMNS = ["study", "source", "trial", "name", "accuracy", "flops", "params", "mflops", "mparams", "mix", "arch"]
 
 
 def cmd_spaces(args: argparse.Namespace) -> None:
@@ -113,14 +48,29 @@ def cmd_spaces(args: argparse.Namespace) -> None:
         emit(df, args.format)
 
 
+def front_rows(fronts: dict[str, pd.DataFrame], baselines: pd.DataFrame | None, study: str) -> pd.DataFrame:
+    """Every study's front and the baselines as one table, exact integer FLOPs and params, with a source."""
+    parts = [f.assign(study=name, source="search", name=None) for name, f in fronts.items()]
+    if baselines is not None and len(baselines):
+        parts.append(baselines.assign(study=study, source="baseline", trial=None, mix=None, arch=None,
+                                      mflops=baselines.flops / 1e6, mparams=baselines.params / 1e6))
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FRONT_COLUMNS)
+    rows = rows.reindex(columns=FRONT_COLUMNS)
+    return rows.astype({"flops": "int64", "params": "int64"}) if len(rows) else rows
+
+
+def _table(df: pd.DataFrame, markdown: bool) -> str:
+    return df.to_markdown(index=False) if markdown else df.to_string(index=False)
+
+
 def cmd_front(args: argparse.Namespace) -> None:
     from bsnas.results.front import hypervolume, hypervolume_history, pareto_front, trials_frame
     from bsnas.study.storage import load_existing_study
 
     studies = [load_existing_study(name, args.storage, args.runs_dir) for name in args.study]
     study = studies[0]
-    front = pareto_front(study, rung=args.rung)
-    hv = hypervolume(study)
+    fronts = {s.study_name: pareto_front(s, rung=args.rung) for s in studies}
+    front, hv = fronts[study.study_name], hypervolume(study)
     baselines = None
     if args.baselines is not None:
         from bsnas.study.baselines import DEFAULT_BASELINES, evaluate_baselines
@@ -132,25 +82,45 @@ def cmd_front(args: argparse.Namespace) -> None:
 
         trials = trials_frame(study)
         data = PlotData(study.study_name, trials[trials.status == "trained"], front, hypervolume_history(study),
-                        baselines, {s.study_name: pareto_front(s) for s in studies[1:]})
+                        baselines, {name: f for name, f in fronts.items() if name != study.study_name})
         write_plot(data, args.plot, args.x)
         print(f"wrote {args.plot}", file=sys.stderr)
-    shown = front.assign(accuracy=front.accuracy.round(4), mflops=front.mflops.round(4),
-                         mparams=front.mparams.round(5)).drop(columns=["status", "flops", "params"])
-    extra = {"study": study.study_name, "front_size": len(front), "hypervolume": round(hv, 6),
-             "hypervolume_reference": "error 1-accuracy, flops/max_flops, params/max_params of the space; ref (1,..,1)"}
-    if args.format == "markdown":
-        print(f"Pareto front of {study.study_name!r}: {len(front)} architectures, hypervolume {hv:.4f}\n")
-        print(shown.to_markdown(index=False))
-    else:
-        emit(shown, args.format, extra)
-    if baselines is not None and args.format in ("table", "markdown"):
-        print("\nbaselines on the same proxy:")
-        print(baselines.drop(columns="diverged").to_string(index=False))
+    shares = None
+    if args.by_op:
+        from bsnas.results.op_shares import op_shares
+
+        shares = op_shares(study, args.by_op)
+    if args.format in ("csv", "json"):
+        rows = front_rows(fronts, baselines, study.study_name)
+        if args.format == "csv":
+            print(rows.to_csv(index=False), end="")
+            return
+        payload = {"study": study.study_name, "front_size": len(front), "hypervolume": round(hv, 6),
+                   "hypervolumes": {s.study_name: round(hypervolume(s), 6) for s in studies},
+                   "hypervolume_reference": "error 1-accuracy, flops/max_flops, params/max_params of the space; "
+                                            "ref (1,..,1)", "rows": json.loads(rows.to_json(orient="records"))}
+        if shares is not None:
+            from bsnas.results.op_shares import op_shares_json
+
+            payload["op_shares"] = op_shares_json(shares)
+        print(json.dumps(payload, indent=2))
+        return
+    markdown = args.format == "markdown"
+    shown = lambda f: f.assign(accuracy=f.accuracy.round(4), mflops=f.mflops.round(4),  # noqa: E731
+                               mparams=f.mparams.round(5)).drop(columns=["status", "flops", "params"])
+    print(f"Pareto front of {study.study_name!r}: {len(front)} architectures, hypervolume {hv:.4f}\n")
+    print(_table(shown(front), markdown))
+    if baselines is not None:
+        print("\nbaselines on the same proxy:\n")
+        print(_table(baselines.drop(columns="diverged").assign(mflops=(baselines.flops / 1e6).round(4)), markdown))
     for other in studies[1:]:
-        if args.format in ("table", "markdown"):
-            print(f"\nfront of {other.study_name!r} (hypervolume {hypervolume(other):.4f}):")
-            print(pareto_front(other).drop(columns=["status", "flops", "params"]).to_string(index=False))
+        print(f"\nfront of {other.study_name!r} (hypervolume {hypervolume(other):.4f}):\n")
+        print(_table(shown(fronts[other.study_name]), markdown))
+    if shares is not None:
+        from bsnas.results.op_shares import format_op_shares
+
+        print(f"\nconv types on the front against all trained architectures (by {args.by_op}):\n")
+        print(format_op_shares(shares, args.format))
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -160,7 +130,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     study = load_existing_study(args.study, args.storage, args.runs_dir)
     if args.front:
         index = export_front(study, args.out, args.format, force=args.force)
-        print(f"wrote {index}")
+        print(json.dumps(json.loads(Path(index).read_text()), indent=2))
     else:
         written = export_trial(study, args.trial, args.out, args.format, args.weights, force=args.force)
         print(json.dumps(written, indent=2))
@@ -171,92 +141,84 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     summary = train(args.arch, args.data, args.epochs, args.out, test_spec=args.test_data, resume=args.resume,
                     seed=args.seed, batch_size=args.batch_size, lr=args.lr, resolution=args.resolution,
-                    val_size=args.val_size, device=args.device, progress=sys.stderr.isatty())
-    print(json.dumps(summary, indent=2))
+                    val_size=args.val_size, device=args.device, amp=args.amp, progress=sys.stderr.isatty())
+    if args.format == "json":
+        print(json.dumps(summary, indent=2))
+    else:
+        for key, value in summary.items():
+            print(f"{key}: {round(value, 4) if isinstance(value, float) else value}")
 
 
 def add_study_commands(sub) -> None:
-    fmt = {"choices": FORMATS, "default": "table", "help": "output format"}
-    p = sub.add_parser("search", help="search a space for Pareto-optimal architectures (accuracy vs cost)")
-    p.add_argument("--space", required=True, help="search space YAML file, or a name in search_spaces/")
-    add_data_args(p)
-    p.add_argument("--trials", type=int, default=20, help="architectures to train in the study, in total")
-    p.add_argument("--max-flops", default=None, help="hard FLOPs budget, e.g. 50M (checked before training)")
-    p.add_argument("--max-params", default=None, help="hard parameter budget, e.g. 1.5M")
-    p.add_argument("--objectives", default="accuracy,flops",
-                   help=f"accuracy followed by one or both of {', '.join(OBJECTIVES[1:])}, comma-separated")
-    p.add_argument("--sampler", choices=SAMPLERS, default="tpe")
-    p.add_argument("--study", default=None, help="study name (default: the space's name)")
-    p.add_argument("--storage", default=None, help="Optuna storage URL or JournalFile path "
-                   "(default: $BSNAS_STORAGE, else sqlite:///runs/<study>/study.db)")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes on this machine")
-    p.add_argument("--epochs", type=int, default=10, help="proxy training epochs per architecture")
-    p.add_argument("--subset", type=int, default=None, help="proxy training images (stratified subset)")
-    p.add_argument("--resolution", type=int, default=None,
-                   help="proxy training images are resized to R x R (costs and budgets stay at --input-size)")
-    p.add_argument("--input-size", type=size_arg, default=None, metavar="H|C,H,W",
-                   help="the deployment input size budgets, costs, the front and exports refer to "
-                        "(default: the data's own size)")
-    p.add_argument("--val-subset", type=int, default=None, metavar="N",
-                   help="score each trial on a stratified subset of N validation images (default: all)")
-    p.add_argument("--batch-size", type=int, default=64, help="proxy batch size (default 64)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="proxy optimiser")
-    p.add_argument("--lr", type=float, default=None, help="proxy peak learning rate (default 0.1 SGD, 3e-3 AdamW)")
-    p.add_argument("--fidelity", choices=FIDELITIES, default="none",
-                   help="asha: judge each trial at rungs of --min-epochs * eta^k up to --max-epochs and stop the "
-                        "bottom ones (multi-objective successive halving)")
-    p.add_argument("--min-epochs", type=int, default=1, help="ASHA's first rung (default 1)")
-    p.add_argument("--max-epochs", type=int, default=None, help="ASHA's last rung (default: --epochs)")
-    p.add_argument("--eta", type=int, default=3, help="ASHA keeps the top 1/eta at each rung (default 3)")
-    p.add_argument("--warm-start", default=None, metavar="baselines|FILE",
-                   help="first trials: the paper's families the space expresses within budget, or a file of "
-                        "architecture strings, records or baseline names")
-    p.add_argument("--runs-dir", default="runs", help="where runs/<study>/ goes")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_search)
-
-    p = sub.add_parser("front", help="the Pareto front of a study: table, hypervolume, plots, baselines")
+    fmt = {"choices": FORMATS, "default": "table", "help": "output format (default table)"}
+    p = described(sub, "front", "the Pareto front of a study: table, hypervolume, plots, baselines",
+                  "Print the Pareto-optimal trials of a study (feasible, trained to full fidelity, each "
+                  "architecture once) sorted by FLOPs, with the hypervolume. Optionally plot them, overlay the "
+                  "paper's hand-designed networks trained on the study's own proxy (cached in the study), "
+                  "compare other studies' fronts, or count the conv types on the front.",
+                  "bsnas front --study quickstart --plot front.png --baselines")
     p.add_argument("--study", action="append", required=True, help="study name; repeat to compare fronts")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: $BSNAS_STORAGE, then runs/)")
-    p.add_argument("--runs-dir", default="runs")
-    p.add_argument("--format", choices=("table", "csv", "json", "markdown"), default="table")
+    p.add_argument("--runs-dir", default="runs", help="where runs/<study>/ is (default runs)")
+    p.add_argument("--format", choices=(*FORMATS, "markdown"), default="table",
+                   help="table, csv or json (exact integer flops and params, every --study, baseline rows "
+                        "with source=baseline), or markdown")
     p.add_argument("--plot", default=None, metavar="FILE.html|FILE.png", help="write a plot of the front")
     p.add_argument("--x", choices=("flops", "params"), default="flops", help="cost axis of the plot")
     p.add_argument("--baselines", nargs="?", const="", default=None, metavar="NAMES",
                    help="overlay the paper's families on the same proxy (comma list; default: small ones)")
     p.add_argument("--rung", type=int, default=None, metavar="EPOCHS",
-                   help="with --fidelity asha: the front of all trials that reached this rung, at their accuracy there "
-                        "(default: the trials trained to full fidelity)")
+                   help="with --fidelity asha: the front of all trials that reached this rung, at their accuracy "
+                        "there (default: the trials trained to full fidelity)")
+    p.add_argument("--by-op", choices=("blocks", "flops"), default=None,
+                   help="also give each conv type's share on the front against all trained architectures and the "
+                        "ratio; blocks weigh 1 each, flops weigh each block by its FLOPs")
     p.add_argument("--device", default="auto", help="where baselines train: auto, cpu or cuda[:N]")
     p.set_defaults(func=cmd_front)
 
-    p = sub.add_parser("export", help="export a trial or the whole front as JSON records, ONNX or pt2")
-    p.add_argument("--study", required=True)
+    p = described(sub, "export", "export a trial or the whole front as JSON records, ONNX or pt2",
+                  "Write a trial's architecture (or every Pareto-optimal one, with an index.json) as a "
+                  "self-describing JSON record with its preprocessing, as a single-file ONNX model checked "
+                  "under onnxruntime, and/or as a torch.export program. Existing files are kept unless --force. "
+                  "Prints what was written as JSON.",
+                  "bsnas export --study quickstart --trial 14 --out runs/ship --format json,onnx --weights "
+                  "runs/train/model.safetensors")
+    p.add_argument("--study", required=True, help="study name")
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--trial", type=int, help="trial number")
+    which.add_argument("--trial", type=int, help="trial number (see `bsnas front`)")
     which.add_argument("--front", action="store_true", help="every Pareto-optimal trial, with an index.json")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--format", default="json", help=f"comma list of {', '.join(EXPORT_FORMATS)}")
+    p.add_argument("--format", default="json", help=f"comma list of file formats: {', '.join(EXPORT_FORMATS)}")
     p.add_argument("--weights", default=None, help="model.safetensors from `bsnas train` (default: initial)")
     p.add_argument("--force", action="store_true", help="overwrite files that already exist in --out")
-    p.add_argument("--storage", default=None)
-    p.add_argument("--runs-dir", default="runs")
+    p.add_argument("--storage", default=None, help="Optuna storage URL (default: $BSNAS_STORAGE, then runs/)")
+    p.add_argument("--runs-dir", default="runs", help="where runs/<study>/ is (default runs)")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("train", help="train one architecture at full length with checkpoints")
+    p = described(sub, "train", "train one architecture at full length with checkpoints",
+                  "Train an architecture string, baseline name or record at full length (SGD with Nesterov, "
+                  "warm-up and cosine decay, crop and flip, label smoothing 0.1, the BSConv-S regulariser), "
+                  "saving weights, optimiser and random state after every epoch. A killed run continues with "
+                  "--resume; a finished one continues to a larger --epochs.",
+                  "bsnas train runs/export/quickstart-trial14.json --data digits --epochs 30 --out runs/train")
     p.add_argument("arch", help="architecture string, baseline name or JSON record")
     add_data_args(p)
     p.set_defaults(val_size=0.1)
-    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--epochs", type=int, required=True, help="epochs to train (in total, when resuming)")
     p.add_argument("--out", required=True, help="folder for record.json, model.safetensors, metrics.jsonl")
     p.add_argument("--test-data", default=None, help="report test accuracy on this dataset (only when given)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--resolution", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1)")
+    p.add_argument("--resolution", type=int, default=None, help="resize images to R x R (default: as read)")
+    p.add_argument("--amp", choices=AMP, default=None, help="mixed precision (on CUDA; bf16 also on CPUs)")
+    p.add_argument("--format", choices=FORMATS[:2], default="json", help="json (default) or table")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("spaces", help="list search spaces: size, FLOPs and params range, parameter names")
+    p = described(sub, "spaces", "list search spaces: size, FLOPs and params range, parameter names",
+                  "List the search spaces with the exact number of architectures and the exact smallest and "
+                  "largest FLOPs and params (computed, not sampled), and the parameter names they expose.",
+                  "bsnas spaces --input-size 224")
     p.add_argument("path", nargs="?", help="a space file or a folder of them (default: search_spaces/)")
     p.add_argument("--input-size", type=size_arg, default=None, metavar="H|C,H,W",
                    help="count FLOPs and params at this input size (default: each space's own input_size)")

@@ -39,6 +39,7 @@ class ImageSet(NamedTuple):
     classes: tuple[str, ...]
     hflip: bool  # whether horizontal flips keep the label (False for digits)
     named: bool = False  # whether the class names come from the data (folders, a 'classes' array)
+    pixel_max: int = 255  # the largest pixel value of the format (16 for scikit-learn's digits)
 
 
 def _head(path: Path) -> bytes:
@@ -81,7 +82,7 @@ def _read_digits() -> ImageSet:
     with resources.files("bsnas").joinpath("assets/digits.npz").open("rb") as f:
         data = np.load(io.BytesIO(f.read()), allow_pickle=False)
         x = data["x"][:, None]  # values 0-16, as scikit-learn ships them
-    return ImageSet(x, data["y"].astype(np.int64), tuple(str(i) for i in range(10)), hflip=False)
+    return ImageSet(x, data["y"].astype(np.int64), tuple(str(i) for i in range(10)), hflip=False, pixel_max=16)
 
 
 def _read_npz(path: Path) -> ImageSet:

@@ -48,6 +48,17 @@ class ProxyData:
     named_classes: bool = False
     #: (C, H, W) of the images as read, before ``resolution`` resized them for training.
     native_size: tuple[int, int, int] | None = None
+    pixel_max: int = 255
+
+    def preprocessing(self) -> dict:
+        """What a deployed model must do to an image first, as plain data for records and exports:
+        resize to ``input_size`` (bilinear, antialiased), then ``(pixel - mean) / std`` per channel, in the
+        data's pixel units (0 to ``pixel_max``); ``classes`` names the outputs in order."""
+        channels = self.input_size[0]
+        return {"input_size": list(self.input_size), "channel_order": "RGB" if channels == 3 else "L" * channels,
+                "layout": "NCHW", "pixel_max": self.pixel_max, "resize": "bilinear, antialiased",
+                "mean": [round(float(v), 6) for v in self.mean.flatten().tolist()],
+                "std": [round(float(v), 6) for v in self.std.flatten().tolist()], "classes": list(self.classes)}
 
     @property
     def num_classes(self) -> int:
@@ -164,7 +175,7 @@ def load_data(spec: str, *, resolution: int | None = None, val_size: float | int
     out = ProxyData(t(train_x), t(data.y[train_idx]), t(x[val_idx]), t(data.y[val_idx]),
                     t(mean.astype(np.float32)).view(1, -1, 1, 1), t(std.astype(np.float32)).view(1, -1, 1, 1),
                     data.classes, data.hflip, spec, train_index=train_idx, val_index=val_idx, test_index=test_idx,
-                    named_classes=data.named, native_size=tuple(data.x.shape[1:]))
+                    named_classes=data.named, native_size=tuple(data.x.shape[1:]), pixel_max=data.pixel_max)
     if test_idx is not None:
         out.test_x, out.test_y = t(x[test_idx]), t(data.y[test_idx])
     elif test_spec is not None:

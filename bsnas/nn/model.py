@@ -22,7 +22,7 @@ WEIGHTS_FILE = "model.safetensors"
 
 
 class BsnasNet(nn.Module):
-    """``stem`` → ``stages`` → ``head`` → global pool → dropout → ``classifier``.
+    """``stem`` (data BN, conv, max-pool) → ``stages`` → ``head`` → global pool → dropout → ``classifier``.
 
     ``arch`` keeps the :class:`~bsnas.arch.spec.Arch` the network was built from. Like a timm model it has
     :meth:`forward_features` (the unpooled features), :meth:`forward_head`, :meth:`reset_classifier`,
@@ -44,6 +44,8 @@ class BsnasNet(nn.Module):
         if arch.stem.data_bn:
             self.stem.add_module("data_bn", nn.BatchNorm2d(in_channels))
         self.stem.add_module("conv", create_block(stem.in_channels, stem.block))
+        if arch.stem.pool is not None:
+            self.stem.add_module("pool", nn.MaxPool2d(arch.stem.pool, stride=2, padding=arch.stem.pool // 2))
         self.stages = nn.Sequential(*(nn.Sequential() for _ in arch.stages))
         for fb in blocks:
             self.stages[fb.stage - 1].add_module(str(fb.index), create_block(fb.in_channels, fb.block))

@@ -33,6 +33,8 @@ __all__ = ["FORMATS", "export_front", "export_onnx", "export_pt2", "export_trial
 
 FORMATS = ("json", "onnx", "pt2")
 ONNX_TOLERANCE = 1e-4
+#: protobuf caps one file at 2 GB: smaller models are written as one self-contained .onnx file.
+ONNX_SINGLE_FILE_LIMIT = 1_900_000_000
 
 
 def trial_record(study: optuna.Study, number: int) -> ArchRecord:
@@ -51,7 +53,8 @@ def trial_record(study: optuna.Study, number: int) -> ArchRecord:
     info = study.user_attrs.get("data_info") or {}
     size = tuple(info.get("input_size") or t.user_attrs.get("proxy", {}).get("input_size") or (3, 32, 32))
     a = t.user_attrs
-    extra = {"metrics": {k: a.get(k) for k in ("accuracy", "val_loss", "train_time", "images_per_sec", "epochs_run")},
+    extra = {"preprocessing": info.get("preprocessing"),
+             "metrics": {k: a.get(k) for k in ("accuracy", "val_loss", "train_time", "images_per_sec", "epochs_run")},
              "proxy": a.get("proxy"), "conv_mix": a.get("conv_mix"),
              "provenance": {"study": study.study_name, "trial": number, "reused_from": a.get("reused_from"),
                             "seed": a.get("seed"), "bsnas_version": __version__,
@@ -65,7 +68,8 @@ def _example(input_size, batch: int = 2) -> torch.Tensor:
 
 
 def export_onnx(model: torch.nn.Module, input_size: tuple[int, int, int], path: Path) -> float:
-    """Write ONNX with a dynamic batch axis; return the largest difference to PyTorch under onnxruntime."""
+    """Write ONNX with a dynamic batch axis, in one file when the weights fit (under 2 GB), and return the
+    largest difference to PyTorch under onnxruntime."""
     onnxruntime = require("onnxruntime", "onnx", "--format onnx")
     require("onnxscript", "onnx", "--format onnx")
     model = model.eval()
@@ -74,8 +78,10 @@ def export_onnx(model: torch.nn.Module, input_size: tuple[int, int, int], path: 
         logging.getLogger(name).setLevel(logging.ERROR)  # the exporter logs each optional op it skips
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        single_file = sum(p.numel() * p.element_size() for p in model.parameters()) < ONNX_SINGLE_FILE_LIMIT
         torch.onnx.export(model, (x,), str(path), dynamo=True, input_names=["input"], output_names=["logits"],
-                          dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
+                          dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
+                          external_data=not single_file)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x3 = _example(input_size, batch=3)
     got = session.run(None, {session.get_inputs()[0].name: x3.numpy()})[0]

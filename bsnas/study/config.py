@@ -62,7 +62,7 @@ class SearchConfig:
     """
 
     space: str
-    data: str = "digits"
+    data: str | None = "digits"
     trials: int = 20
     objectives: tuple[str, ...] = ("accuracy", "flops")
     max_flops: int | None = None
@@ -82,6 +82,8 @@ class SearchConfig:
     max_epochs: int | None = None
     eta: int = 3
     warm_start: str | None = None
+    num_classes: int | None = None
+    devices: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.objectives[:1] != ("accuracy",) or len(self.objectives) < 2 or not set(self.objectives) <= set(
@@ -104,14 +106,19 @@ class SearchConfig:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
                 raise SearchError(f"--{name.replace('_', '-')} must be a positive integer, but got {value!r}")
-        if not isinstance(self.data, str) or not self.data:
+        if self.data is not None and (not isinstance(self.data, str) or not self.data):
             raise SearchError(f"--data must be a dataset spec such as digits, but got {self.data!r}")
+        if self.num_classes is not None and not (_positive(self.num_classes) and self.num_classes >= 2):
+            raise SearchError(f"num_classes must be an integer >= 2, but got {self.num_classes!r}")
         self._check_fidelity()
         size = self.input_size
         if size is not None and not (_positive(size) or (isinstance(size, (tuple, list)) and len(size) == 3
                                                          and all(map(_positive, size)))):
             raise SearchError(f"--input-size must be H (a square image) or C,H,W of positive integers, but got "
                               f"{size!r}")
+        if self.devices is not None and not (isinstance(self.devices, (tuple, list)) and self.devices and
+                                             all(isinstance(d, int) and d >= 0 for d in self.devices)):
+            raise SearchError(f"--devices must list GPU numbers such as 0,1, but got {self.devices!r}")
         if self.val_subset is not None and not _positive(self.val_subset):
             raise SearchError(f"--val-subset must be a positive integer, but got {self.val_subset!r}")
 
@@ -146,6 +153,12 @@ class SearchConfig:
         """The size image folders are read at: ``input_size``'s height when given."""
         size = self.input_size
         return None if size is None else (size if isinstance(size, int) else size[1])
+
+    def for_worker(self, worker: int, gpus: int) -> SearchConfig:
+        """This config for ``--jobs`` worker ``worker`` of a machine with ``gpus`` visible GPUs: on CUDA the
+        workers go round robin over ``devices`` (default: every visible GPU)."""
+        device = worker_device(self.device, self.devices, worker, gpus)
+        return dataclasses.replace(self, proxy=dataclasses.replace(self.proxy, device=device))
 
     def training_proxy(self) -> ProxyConfig:
         """The recipe each trial trains with: the proxy's, its schedule over the full-fidelity epochs."""
@@ -215,6 +228,22 @@ def load_search_data(spec: str, resolution: int | None, val_size: float | int, s
     data = load_data(spec, resolution=resolution, val_size=val_size, seed=seed, device=resolve_device(device),
                      read_size=read_size)
     return data.with_val_subset(val_subset, seed)
+
+
+def worker_device(device: str, devices: tuple[int, ...] | None, worker: int, gpus: int) -> str:
+    """The device of ``--jobs`` worker ``worker``: ``cuda:<i>`` round robin over ``devices`` (or all ``gpus``)
+    when training on CUDA, else ``device`` unchanged.
+
+    >>> [worker_device("cuda", None, w, 2) for w in range(3)], worker_device("auto", (1, 3), 1, 4)
+    (['cuda:0', 'cuda:1', 'cuda:0'], 'cuda:3')
+    >>> worker_device("auto", None, 1, 0), worker_device("cpu", (0, 1), 1, 2)
+    ('auto', 'cpu')
+    """
+    on_cuda = device == "cuda" or (device == "auto" and gpus > 0) or (device.startswith("cuda:") and devices)
+    if not on_cuda or (not devices and gpus < 1):
+        return device
+    ids = devices or tuple(range(gpus))
+    return f"cuda:{ids[worker % len(ids)]}"
 
 
 def _positive(value: object) -> bool:

@@ -62,7 +62,7 @@ def drive_nni(study: optuna.Study, objective: Objective, callbacks: list, worker
         return s.action != STOP
 
     def feasible(sample: dict) -> bool:
-        flops, params = count(arch_of(space, sample), ctx.cost_size, ctx.data.num_classes)
+        flops, params = count(arch_of(space, sample), ctx.cost_size, ctx.num_classes)
         return all(limit is None or value <= limit for value, limit in ((flops, cfg.max_flops),
                                                                        (params, cfg.max_params)))
 

@@ -35,6 +35,7 @@ from bsnas.arch.cost import count
 from bsnas.arch.spec import Arch
 from bsnas.data.split import ProxyData
 from bsnas.errors import BsnasError
+from bsnas.nn.model import build_model
 from bsnas.space.choices import sample_arch
 from bsnas.space.schema import SearchSpace
 from bsnas.study.bookkeeping import TRAINING_FAILURE, Rules, is_stale, steps_back, summarize
@@ -65,10 +66,12 @@ class SearchContext:
     data: ProxyData
     rules: Rules
     cost_size: tuple[int, int, int]  # where budgets and costs are counted (the deployment size)
+    num_classes: int
     scale: dict  # the space's largest FLOPs and params at cost_size, to normalise costs
     checkpoints: object  # pathlib.Path of the folder for rung checkpoints
     lock: Lock = contextlib.nullcontext
     poll: float = 0.5
+    evaluate: Callable | None = None  # the user's evaluate(model, data, trial) -> accuracy, instead of the proxy
 
 
 class Objective:
@@ -99,7 +102,7 @@ class Objective:
         ctx = self.ctx
         arch = sample_arch(trial, ctx.space)
         text = encode_arch(arch)
-        flops, params = count(arch, ctx.cost_size, ctx.data.num_classes)
+        flops, params = count(arch, ctx.cost_size, ctx.num_classes)
         attrs = {"arch": text, "flops": flops, "params": params, "conv_mix": arch.conv_mix(), "seed": self.cfg.seed,
                  "sampler": self.cfg.sampler}
         feasible = True
@@ -122,6 +125,8 @@ class Objective:
 
     def _train(self, trial: optuna.Trial, arch: Arch, text: str, flops: int, params: int) -> dict:
         ctx = self.ctx
+        if ctx.evaluate is not None:
+            return self._evaluate_by_user(trial, arch)
         if self.cfg.fidelity == "asha":
             rungs = RungTraining(ctx, trial, arch, text, (flops, params))
             result, status = rungs.run(), rungs.status
@@ -129,11 +134,23 @@ class Objective:
             result, status = train_proxy(arch, ctx.data, self.cfg.proxy), "trained"
         if result.diverged:
             raise BsnasError(f"training diverged: {result.diverged}")
-        train_flops = count(arch, ctx.data.input_size, ctx.data.num_classes).flops
+        train_flops = count(arch, ctx.data.input_size, ctx.num_classes).flops
         return {"accuracy": result.val_acc, "val_loss": result.val_loss, "train_time": round(result.train_time, 3),
                 "images_per_sec": round(result.images_per_sec, 1), "epochs_run": result.epochs_run,
                 "rung": result.epochs_run, "proxy": result.settings, "images_seen": result.images_seen,
                 "train_flops": 3 * train_flops * result.images_seen, "status": status}
+
+    def _evaluate_by_user(self, trial: optuna.Trial, arch: Arch) -> dict:
+        """The user's own training and evaluation: ``evaluate(model, data, trial)`` returns the accuracy."""
+        ctx = self.ctx
+        model = build_model(arch, ctx.num_classes, ctx.cost_size[0])
+        start = time.perf_counter()
+        accuracy = ctx.evaluate(model, ctx.data, trial)
+        if isinstance(accuracy, bool) or not isinstance(accuracy, (int, float)) or not 0.0 <= accuracy <= 1.0:
+            raise BsnasError(f"evaluate must return an accuracy in [0, 1], but {_name(ctx.evaluate)} returned "
+                             f"{accuracy!r}")
+        return {"accuracy": float(accuracy), "train_time": round(time.perf_counter() - start, 3),
+                "evaluated_by": _name(ctx.evaluate), "status": "trained"}
 
     def _claim(self, trial: optuna.Trial, text: str, attrs: dict) -> FrozenTrial | None:
         """Claim ``text`` for this trial (return None: train it) or return the trial whose result to reuse.
@@ -162,6 +179,10 @@ class Objective:
                     return None
             time.sleep(ctx.poll)  # another worker trains this architecture right now: wait for its result
             interrupt.check()
+
+
+def _name(fn: Callable) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
 
 
 def _set(trial: optuna.Trial, attrs: dict) -> None:

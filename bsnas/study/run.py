@@ -44,6 +44,7 @@ __all__ = ["prepare", "run_search"]
 
 MAX_CONSECUTIVE_FAILURES = 10
 OnTrial = Callable[[optuna.Study, FrozenTrial], None]
+Evaluate = Callable[..., float]
 
 
 def max_attempts(trials: int) -> int:
@@ -85,7 +86,7 @@ def _search_data(cfg: SearchConfig) -> ProxyData:
 
 
 def _worker(cfg: SearchConfig, url: str, worker: int, threads: int, data: ProxyData | None = None,
-            on_trial: OnTrial | None = None) -> None:
+            on_trial: OnTrial | None = None, evaluate: Evaluate | None = None) -> None:
     torch.set_num_threads(threads)
     space = load_space(cfg.space)
     # Offset the seed by the trials already stored, so a resumed run does not replay earlier draws.
@@ -93,11 +94,13 @@ def _worker(cfg: SearchConfig, url: str, worker: int, threads: int, data: ProxyD
     study = open_study(cfg, space, url, create=False, seed=cfg.seed + worker + 7919 * existing)
     rules = Rules(target=cfg.trials, max_attempts=max_attempts(cfg.trials), max_failures=MAX_CONSECUTIVE_FAILURES,
                   stale_after=stale_after(), since=existing)
-    data = data if data is not None else _search_data(cfg)
+    if data is None and cfg.data is not None:
+        data = _search_data(cfg)
     attrs = study.user_attrs
     objective = Objective(SearchContext(cfg, space, data, rules, tuple(attrs["data_info"]["input_size"]),
-                                        attrs["space_max"], cfg.run_dir / "checkpoints",
-                                        functools.partial(storage_lock, url)))
+                                        attrs["data_info"]["num_classes"], attrs["space_max"],
+                                        cfg.run_dir / "checkpoints", functools.partial(storage_lock, url),
+                                        evaluate=evaluate))
     callbacks = [on_trial] if on_trial else []
     if cfg.sampler in NNI_SAMPLERS:
         from bsnas.study.nni_driver import drive_nni
@@ -119,13 +122,13 @@ def _worker(cfg: SearchConfig, url: str, worker: int, threads: int, data: ProxyD
 
 
 def _worker_process(cfg: SearchConfig, url: str, worker: int, threads: int, verbosity: int,
-                    errors: multiprocessing.Queue) -> None:
+                    errors: multiprocessing.Queue, evaluate: Evaluate | None) -> None:
     """A ``--jobs`` worker: stops like Ctrl-C on SIGTERM; reports its error to the parent in one line."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the workers
     optuna.logging.set_verbosity(verbosity)
     try:
         with interrupt.handling((signal.SIGTERM,)):
-            _worker(cfg, url, worker, threads)
+            _worker(cfg, url, worker, threads, evaluate=evaluate)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     except Exception as err:
@@ -134,11 +137,8 @@ def _worker_process(cfg: SearchConfig, url: str, worker: int, threads: int, verb
         raise SystemExit(1) from None
 
 
-def prepare(cfg: SearchConfig, log: Callable[[str], None] | None = None) -> tuple[SearchSpace, str, optuna.Study,
-                                                                                  ProxyData]:
-    """Validate everything that can fail before any training, create or resume the study."""
-    space = load_space(cfg.space)
-    data = _search_data(cfg)
+def _check_data(cfg: SearchConfig, space: SearchSpace, data: ProxyData) -> tuple[int, int, int]:
+    """The deployment size of a search on ``data``, after the checks that need the data."""
     cost_size = cfg.cost_size(data)
     for what, size in (("resolution", data.input_size), ("--input-size", cost_size)):
         if min(size[1:]) < space.total_stride:
@@ -149,7 +149,39 @@ def prepare(cfg: SearchConfig, log: Callable[[str], None] | None = None) -> tupl
     if cfg.proxy.subset is not None and cfg.proxy.subset > len(data.train_y):
         raise SearchError(f"--subset {cfg.proxy.subset} is larger than the {len(data.train_y)} training images; "
                           f"use --subset {len(data.train_y)} or less")
-    stats = describe_space(space, cost_size, data.num_classes)
+    if cfg.num_classes is not None and cfg.num_classes != data.num_classes:
+        raise SearchError(f"num_classes={cfg.num_classes} but the data has {data.num_classes} classes; leave "
+                          "num_classes out when bsnas reads the data")
+    return cost_size
+
+
+def _frame(cfg: SearchConfig, space: SearchSpace) -> tuple[ProxyData | None, dict]:
+    """The search's data (None when the user's ``evaluate`` brings its own) and its data_info."""
+    if cfg.data is None:
+        size = cfg.input_size
+        if not (isinstance(size, (tuple, list)) and len(size) == 3) or cfg.num_classes is None:
+            raise SearchError("a search without data (your own evaluate function brings it) needs input_size "
+                              f"(C, H, W) and num_classes, but got input_size={size!r}, "
+                              f"num_classes={cfg.num_classes!r}")
+        return None, {"input_size": list(size), "train_resolution": None, "num_classes": cfg.num_classes,
+                      "classes": [str(i) for i in range(cfg.num_classes)][:1000], "preprocessing": None}
+    data = _search_data(cfg)
+    cost_size = _check_data(cfg, space, data)
+    return data, {"input_size": list(cost_size), "train_resolution": list(data.input_size),
+                  "num_classes": data.num_classes, "classes": list(data.classes)[:1000],
+                  "preprocessing": {**data.preprocessing(), "input_size": list(cost_size)}}
+
+
+def prepare(cfg: SearchConfig, log: Callable[[str], None] | None = None) -> tuple[SearchSpace, str, optuna.Study,
+                                                                                  ProxyData | None]:
+    """Validate everything that can fail before any training, create or resume the study."""
+    space = load_space(cfg.space)
+    data, info = _frame(cfg, space)
+    cost_size = tuple(info["input_size"])
+    if min(cost_size[1:]) < space.total_stride:
+        raise SearchError(f"input size {cost_size[1]}x{cost_size[2]} is smaller than the space's total stride "
+                          f"{space.total_stride}")
+    stats = describe_space(space, cost_size, info["num_classes"])
     if stats.size < cfg.trials:
         raise SearchError(f"space {space.name!r} has only {stats.size} architectures, fewer than --trials "
                           f"{cfg.trials}; ask for at most {stats.size} or widen the space")
@@ -162,31 +194,33 @@ def prepare(cfg: SearchConfig, log: Callable[[str], None] | None = None) -> tupl
     url = resolve_storage_url(cfg.storage, cfg.run_dir)
     study = open_study(cfg, space, url, create=True, seed=cfg.seed, cost_size=cost_size)
     study.set_user_attr("space_max", {"flops": stats.max_flops, "params": stats.max_params})
-    study.set_user_attr("data_info", {"input_size": list(cost_size), "train_resolution": list(data.input_size),
-                                      "num_classes": data.num_classes, "classes": list(data.classes)[:1000]})
+    study.set_user_attr("data_info", info)
     if cfg.warm_start:
         with storage_lock(url):
-            for note in warm_start(study, space, cfg.warm_start, cost_size, data.num_classes, cfg.max_flops,
+            for note in warm_start(study, space, cfg.warm_start, cost_size, info["num_classes"], cfg.max_flops,
                                    cfg.max_params):
                 if log:
                     log(note)
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     resolved = dataclasses.asdict(cfg) | {"storage": mask_url(url), "space_path": space.path,
                                           "space_hash": cfg.fingerprint(space.path, cost_size)["space_hash"],
-                                          "input_size": list(cost_size), "train_resolution": list(data.input_size),
-                                          "num_classes": data.num_classes, "rungs": list(cfg.rungs),
+                                          "input_size": list(cost_size), "train_resolution": info["train_resolution"],
+                                          "num_classes": info["num_classes"], "rungs": list(cfg.rungs),
                                           "bsnas_version": __version__}
     atomic_write_text(cfg.run_dir / "config.json", json.dumps(resolved, indent=2) + "\n")
     return space, url, study, data
 
 
 def run_search(cfg: SearchConfig, on_trial: OnTrial | None = None, poll: float = 1.0,
-               log_failures: bool = False, log: Callable[[str], None] | None = None) -> optuna.Study:
+               log_failures: bool = False, log: Callable[[str], None] | None = None,
+               evaluate: Evaluate | None = None) -> optuna.Study:
     """Run (or resume) the search until ``cfg.trials`` architectures are trained; return the study.
 
     ``on_trial(study, trial)`` is called for every finished trial, from this process. Optuna's own
     warning (with a traceback) for each failed trial is shown only with ``log_failures``; ``log``
-    receives one line per warm-start design.
+    receives one line per warm-start design. ``evaluate(model, data, trial) -> accuracy`` replaces the
+    proxy training (see :class:`~bsnas.study.objective.Objective`); with ``jobs > 1`` it must be a
+    module-level function (worker processes import it).
     """
     verbosity = optuna.logging.WARNING if log_failures else optuna.logging.ERROR
     optuna.logging.set_verbosity(verbosity)
@@ -194,14 +228,15 @@ def run_search(cfg: SearchConfig, on_trial: OnTrial | None = None, poll: float =
     cores = os.cpu_count() or 1
     if cfg.jobs == 1:
         with interrupt.handling():
-            _worker(cfg, url, 0, cores, data, on_trial)
+            _worker(cfg, url, 0, cores, data, on_trial, evaluate)
         return study
     del data
     threads = max(1, cores // cfg.jobs)
     ctx = multiprocessing.get_context("spawn")
     errors = ctx.Queue()
-    procs = [ctx.Process(target=_worker_process, args=(cfg, url, w, threads, verbosity, errors), daemon=True)
-             for w in range(cfg.jobs)]
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    procs = [ctx.Process(target=_worker_process, args=(cfg.for_worker(w, gpus), url, w, threads, verbosity, errors,
+                                                       evaluate), daemon=True) for w in range(cfg.jobs)]
     for p in procs:
         p.start()
     seen: set[int] = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}

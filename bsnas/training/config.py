@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 from bsnas.errors import BsnasError
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "ProxyConfig"]
+__all__ = ["AMP", "OPTIMIZERS", "SCHEDULES", "ProxyConfig"]
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("onecycle", "linear")
+#: Mixed precision for training and evaluation (autocast; fp16 adds loss scaling).
+AMP = ("bf16", "fp16")
 #: Fields the command line sets with a flag of the same name.
-_FLAGS = ("epochs", "batch_size", "subset", "seed", "optimizer", "lr", "label_smoothing", "device")
+_FLAGS = ("epochs", "batch_size", "subset", "seed", "optimizer", "lr", "label_smoothing", "device", "amp")
 
 
 def _is_int(value: object, low: int) -> bool:
@@ -48,6 +50,7 @@ class ProxyConfig:
     pad: int | None = None
     channels_last: bool = True
     device: str = "auto"
+    amp: str | None = None
 
     def __post_init__(self) -> None:
         def bad(name: str, rule: str) -> BsnasError:
@@ -80,6 +83,8 @@ class ProxyConfig:
                 raise bad(name, "True or False")
         if not isinstance(self.device, str):
             raise bad("device", "a string such as auto, cpu or cuda:0")
+        if self.amp is not None and self.amp not in AMP:
+            raise bad("amp", f"one of {', '.join(AMP)} (or None for full precision)")
 
     @property
     def peak_lr(self) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
@@ -36,6 +37,13 @@ def resolve_device(device: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise BsnasError(f"device {device!r} was asked for, but CUDA is not available; use --device auto or cpu")
     return dev
+
+
+def autocast(device: torch.device, amp: str | None):
+    """Mixed precision for ``amp`` (``bf16`` or ``fp16``) on ``device``'s type, or nothing when None."""
+    if amp is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
 
 
 def available_memory(device: torch.device) -> int | None:
@@ -84,13 +92,14 @@ def _scheduler(opt: torch.optim.Optimizer, cfg: ProxyConfig, steps: int):
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, data: ProxyData, x: torch.Tensor, y: torch.Tensor,
-             channels_last: bool = True, batch_size: int = 1000) -> tuple[float, float]:
+             channels_last: bool = True, batch_size: int = 1000, amp: str | None = None) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) of ``model`` on uint8 images ``x``."""
     model.eval()
     correct, loss = 0, 0.0
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     for i in range(0, len(y), batch_size):
-        logits = model(data.normalize(x[i:i + batch_size]).contiguous(memory_format=fmt)).float()
+        with autocast(x.device, amp):
+            logits = model(data.normalize(x[i:i + batch_size]).contiguous(memory_format=fmt)).float()
         loss += F.cross_entropy(logits, y[i:i + batch_size], reduction="sum").item()
         correct += (logits.argmax(1) == y[i:i + batch_size]).sum().item()
     return correct / len(y), loss / len(y)
@@ -133,6 +142,8 @@ class Trainer:
         else:
             self.opt = torch.optim.AdamW(params, lr=config.peak_lr, weight_decay=config.weight_decay)
         self.sched = _scheduler(self.opt, config, self.steps_per_epoch * config.epochs)
+        # fp16 needs loss scaling against underflowing gradients; bf16 has float32's range and does not
+        self.scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
         self.reg_modules = regularized_modules(self.model)  # found once, not at every step
         self.pad = config.pad if config.pad is not None else max(1, size[1] // 8)
         self.gen = torch.Generator().manual_seed(config.seed)
@@ -150,18 +161,20 @@ class Trainer:
             xb = data.normalize(self.x[sel])
             if cfg.augment:
                 xb = augment_batch(xb, self.pad, data.hflip, self.gen)
-            loss = F.cross_entropy(self.model(xb.contiguous(memory_format=self.fmt)), self.y[sel],
-                                   label_smoothing=cfg.label_smoothing)
-            if self.reg_modules:
-                loss = loss + reg_loss(self.model, cfg.alpha, self.reg_modules)
+            with autocast(self.device, cfg.amp):
+                loss = F.cross_entropy(self.model(xb.contiguous(memory_format=self.fmt)), self.y[sel],
+                                       label_smoothing=cfg.label_smoothing)
+            if self.reg_modules:  # the orthonormality loss in full precision
+                loss = loss.float() + reg_loss(self.model, cfg.alpha, self.reg_modules)
             value = loss.item()
             if not math.isfinite(value):
                 self.train_time += time.perf_counter() - start
                 return float("nan"), (f"loss became {value} at epoch {self.epoch + 1}, step {step + 1}; "
                                       "lower the learning rate")
             self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt)
+            self.scaler.update()
             self.sched.step()
             self.seen += len(sel)
             loss_sum += value
@@ -173,14 +186,14 @@ class Trainer:
         return loss_sum / self.steps_per_epoch, None
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-        return evaluate(self.model, self.data, x, y, self.config.channels_last)
+        return evaluate(self.model, self.data, x, y, self.config.channels_last, amp=self.config.amp)
 
     def state_dict(self) -> dict:
         """Everything the next epoch depends on, dropout's random state included (tensors and numbers only)."""
         state = {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
                  "scheduler": self.sched.state_dict(), "generator": self.gen.get_state(),
                  "torch_rng": torch.get_rng_state(), "epoch": self.epoch, "seen": self.seen,
-                 "train_time": self.train_time}
+                 "train_time": self.train_time, "scaler": self.scaler.state_dict()}
         if self.device.type == "cuda":
             state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
         return state
@@ -191,6 +204,8 @@ class Trainer:
         self.sched.load_state_dict(state["scheduler"])
         self.gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"].cpu())
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         if "cuda_rng" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"].cpu(), self.device)
         self.epoch, self.seen, self.train_time = int(state["epoch"]), int(state["seen"]), float(state["train_time"])

@@ -42,7 +42,7 @@ STATE, METRICS = "trainer_state.pt", "metrics.jsonl"
 def train(arch: ArchRecord | Arch | str | Path, data_spec: str, epochs: int, out: str | Path, *,
           test_spec: str | None = None, resume: bool = False, seed: int = 0, batch_size: int = 64,
           lr: float | None = None, resolution: int | None = None, val_size: float | int = 0.1, device: str = "auto",
-          progress: bool = False, stop_after: int | None = None) -> dict:
+          amp: str | None = None, progress: bool = False, stop_after: int | None = None) -> dict:
     """Train ``arch`` (anything :func:`bsnas.as_record` reads) for ``epochs`` epochs (cosine schedule, weight
     decay, crop+flip, label smoothing 0.1, BSConv-S regulariser); ``stop_after`` ends early after that many
     epochs (tests). With ``resume``, a finished run only reports its metrics, and a larger ``epochs``
@@ -55,7 +55,7 @@ def train(arch: ArchRecord | Arch | str | Path, data_spec: str, epochs: int, out
     if resume and not state_path.exists():
         raise BsnasError(f"nothing to resume in {out} (no {STATE}); run without --resume to start")
     config = ProxyConfig(epochs=epochs, seed=seed, batch_size=batch_size, lr=lr, label_smoothing=0.1,
-                         warmup=0.05, device=device)
+                         warmup=0.05, device=device, amp=amp)
     dev = resolve_device(device)
     data = load_data(data_spec, resolution=resolution, val_size=val_size, seed=seed, test_spec=test_spec,
                      device=dev)
@@ -71,7 +71,7 @@ def train(arch: ArchRecord | Arch | str | Path, data_spec: str, epochs: int, out
         _truncate_metrics(out / METRICS, trainer.epoch)
     else:
         ArchRecord(record.arch, record.input_size, record.num_classes, record.name,
-                   {**record.extra, "training": settings}).save(out / RECORD)
+                   {**record.extra, "preprocessing": data.preprocessing(), "training": settings}).save(out / RECORD)
         (out / METRICS).unlink(missing_ok=True)
     bar = progress_bar(progress, trainer.steps_per_epoch * (epochs - trainer.epoch))
     with interrupt.handling():

@@ -1,0 +1,162 @@
+"""``bsnas search``: run or resume a search and print its trials and Pareto front."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from bsnas.cli.common import FORMATS, add_data_args, described, size_arg
+from bsnas.study.config import OBJECTIVES, SAMPLERS
+from bsnas.study.fidelity import FIDELITIES
+from bsnas.training.config import AMP, OPTIMIZERS
+
+__all__ = ["add_search_command", "trial_line"]
+
+DESCRIPTION = """Search a space for the Pareto-optimal architectures (validation accuracy against FLOPs and
+optionally params) under hard budgets. Every trial samples an architecture, counts it exactly, skips it
+without training when it is over budget or already trained, and otherwise trains it on the proxy task.
+The study lives in runs/<study>/study.db (or --storage); running the same command again resumes it to
+--trials trained architectures. Prints one line per trial, then the front."""
+EXAMPLE = "bsnas search --space tiny --data digits --trials 24 --epochs 10 --max-flops 1M --study quickstart"
+
+
+def trial_line(t) -> str:
+    """One line for a finished trial: number, status, cost, accuracy or why not, architecture."""
+    a = t.user_attrs
+    cost = f"{a.get('flops', 0) / 1e6:7.3f} MFLOPs {a.get('params', 0) / 1e6:7.4f} Mparams" if "flops" in a else ""
+    status = a.get("status", "failed") if t.state.name == "COMPLETE" else t.state.name.lower()
+    if status in ("trained", "reused", "stopped"):
+        extra = f"acc {a['accuracy']:.4f}" + (f" (reused #{a['reused_from']})" if status == "reused" else
+                                              f" {a.get('train_time', 0):5.1f}s")
+        if status == "stopped":
+            extra += f", not promoted after {a.get('rung')} epochs"
+    elif status == "infeasible":
+        extra = "over budget, not trained"
+    else:
+        extra = a.get("fail_reason", "")
+    return f"#{t.number:<4d} {status:10s} {cost}  {extra}  {a.get('arch', '')}"
+
+
+def _config(args: argparse.Namespace):
+    from bsnas.study import SearchConfig, parse_amount
+    from bsnas.training.config import ProxyConfig
+
+    proxy = ProxyConfig(epochs=args.epochs, subset=args.subset, batch_size=args.batch_size, seed=args.seed,
+                        optimizer=args.optimizer, lr=args.lr, device=args.device, amp=args.amp)
+    return SearchConfig(space=args.space, data=args.data, trials=args.trials,
+                        objectives=tuple(o.strip() for o in args.objectives.split(",")),
+                        max_flops=parse_amount(args.max_flops), max_params=parse_amount(args.max_params),
+                        sampler=args.sampler, study=args.study, storage=args.storage, jobs=args.jobs,
+                        resolution=args.resolution, val_size=args.val_size, runs_dir=args.runs_dir, proxy=proxy,
+                        input_size=args.input_size, val_subset=args.val_subset, fidelity=args.fidelity,
+                        min_epochs=args.min_epochs, max_epochs=args.max_epochs, eta=args.eta,
+                        warm_start=args.warm_start, devices=args.devices)
+
+
+def cmd_search(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from bsnas.results.front import hypervolume, pareto_front
+    from bsnas.study import run_search, trained_trials
+    from bsnas.study.storage import mask_url, resolve_storage_url
+
+    cfg = _config(args)
+    machine = args.format == "json"  # stdout holds one JSON document: trial lines go to stderr
+    lines = sys.stderr if machine else sys.stdout
+    bar, best = None, 0.0
+
+    def on_trial(study, trial) -> None:
+        nonlocal bar, best
+        is_trained = trial.user_attrs.get("status") == "trained" and trial.state.name == "COMPLETE"
+        if bar is None:
+            bar = tqdm(total=cfg.trials, initial=len(trained_trials(study)) - is_trained, unit="arch",
+                       dynamic_ncols=True, desc=f"search {cfg.study_name}",
+                       disable=args.quiet or not sys.stderr.isatty())
+        bar.write(trial_line(trial), file=lines)
+        if is_trained:
+            best = max(best, trial.user_attrs["accuracy"])
+            bar.update()
+        bar.set_postfix(best=f"{best:.4f}", refresh=False)
+
+    start = time.perf_counter()
+    study = run_search(cfg, on_trial=on_trial, log_failures=args.debug, log=lambda m: print(m, file=sys.stderr))
+    if bar is not None:
+        bar.close()
+    front = pareto_front(study)
+    trained = len(trained_trials(study))
+    stopped = sum(t.user_attrs.get("status") == "stopped" for t in study.get_trials(deepcopy=False))
+    if machine:
+        summary = {"study": cfg.study_name, "storage": mask_url(resolve_storage_url(cfg.storage, cfg.run_dir)),
+                   "trained": trained, "stopped_early": stopped, "trials": len(study.trials),
+                   "seconds": round(time.perf_counter() - start, 1), "hypervolume": round(hypervolume(study), 6),
+                   "front": front.drop(columns=["status"]).to_dict(orient="records")}
+        print(json.dumps(summary, indent=2))
+        return
+    early = f" (+{stopped} stopped early by successive halving)" if stopped else ""
+    print(f"\nstudy {cfg.study_name!r}: {trained} architectures trained{early}, {len(study.trials)} trials, "
+          f"{time.perf_counter() - start:.0f}s; Pareto front ({len(front)}):")
+    shown = front.assign(accuracy=front.accuracy.round(4), mflops=front.mflops.round(3),
+                         mparams=front.mparams.round(4)).drop(columns=["status", "flops", "params"])
+    print(shown.to_string(index=False) if len(shown) else "(empty)")
+
+
+def _devices(text: str) -> tuple[int, ...]:
+    try:
+        ids = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        ids = ()
+    if not ids or min(ids) < 0:
+        raise argparse.ArgumentTypeError(f"expected GPU numbers such as 0,1, but got {text!r}")
+    return ids
+
+
+def add_search_command(sub) -> None:
+    p = described(sub, "search", "search a space for Pareto-optimal architectures (accuracy vs cost)",
+                  DESCRIPTION, EXAMPLE)
+    p.add_argument("--space", required=True, help="search space YAML file, or a name in search_spaces/ (tiny, "
+                   "resnet, mobilenet, ...; see `bsnas spaces`)")
+    add_data_args(p)
+    p.add_argument("--trials", type=int, default=20, help="architectures to train in the study, in total (default 20)")
+    p.add_argument("--max-flops", default=None, help="hard FLOPs budget at --input-size, e.g. 50M (checked before "
+                   "training)")
+    p.add_argument("--max-params", default=None, help="hard parameter budget, e.g. 1.5M")
+    p.add_argument("--objectives", default="accuracy,flops",
+                   help=f"accuracy followed by one or both of {', '.join(OBJECTIVES[1:])}, comma-separated")
+    p.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="how architectures are chosen: Optuna's "
+                   "tpe (default), nsga2, gp or random, or an NNI strategy (nni-*, needs bsnas[nni])")
+    p.add_argument("--study", default=None, help="study name: letters, digits, '-', '_', '.' (default: the space's)")
+    p.add_argument("--storage", default=None, help="Optuna storage URL or JournalFile path "
+                   "(default: $BSNAS_STORAGE, else sqlite:///runs/<study>/study.db)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes on this machine (default 1)")
+    p.add_argument("--devices", type=_devices, default=None, metavar="0,1",
+                   help="with --device cuda and --jobs: the GPUs the workers share round robin (default: all)")
+    p.add_argument("--epochs", type=int, default=10, help="proxy training epochs per architecture (default 10)")
+    p.add_argument("--subset", type=int, default=None, help="proxy training images (stratified subset; default all)")
+    p.add_argument("--resolution", type=int, default=None,
+                   help="proxy training images are resized to R x R (costs and budgets stay at --input-size)")
+    p.add_argument("--input-size", type=size_arg, default=None, metavar="H|C,H,W",
+                   help="the deployment input size budgets, costs, the front and exports refer to "
+                        "(default: the data's own size)")
+    p.add_argument("--val-subset", type=int, default=None, metavar="N",
+                   help="score each trial on a stratified subset of N validation images (default: all)")
+    p.add_argument("--batch-size", type=int, default=64, help="proxy batch size (default 64)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="proxy optimiser (default sgd)")
+    p.add_argument("--lr", type=float, default=None, help="proxy peak learning rate (default 0.1 SGD, 3e-3 AdamW)")
+    p.add_argument("--amp", choices=AMP, default=None, help="mixed precision for training (on CUDA; bf16 also "
+                   "works on CPUs)")
+    p.add_argument("--fidelity", choices=FIDELITIES, default="none",
+                   help="asha: judge each trial at rungs of --min-epochs * eta^k up to --max-epochs and stop the "
+                        "bottom ones (multi-objective successive halving; default none)")
+    p.add_argument("--min-epochs", type=int, default=1, help="ASHA's first rung (default 1)")
+    p.add_argument("--max-epochs", type=int, default=None, help="ASHA's last rung (default: --epochs)")
+    p.add_argument("--eta", type=int, default=3, help="ASHA keeps the top 1/eta at each rung (default 3)")
+    p.add_argument("--warm-start", default=None, metavar="baselines|FILE",
+                   help="first trials: the paper's families the space expresses within budget, or a file of "
+                        "architecture strings, records or baseline names")
+    p.add_argument("--runs-dir", default="runs", help="where runs/<study>/ goes (default runs)")
+    p.add_argument("--format", choices=FORMATS[:2], default="table",
+                   help="table (trial lines and the front) or json (a summary; trial lines go to stderr)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_search)
