@@ -40,7 +40,10 @@ from bsnas.errors import SpaceError
 
 __all__ = ["HeadSpace", "SearchSpace", "StageSpace", "StemSpace", "find_spaces", "load_space"]
 
-SPACES_DIR = Path(__file__).resolve().parents[2] / "search_spaces"
+#: The built-in spaces: inside the installed package, or the repository's search_spaces/ (their source).
+SPACES_DIR = next((p for p in (Path(__file__).resolve().parents[1] / "search_spaces",
+                               Path(__file__).resolve().parents[2] / "search_spaces") if p.is_dir()),
+                  Path(__file__).resolve().parents[1] / "search_spaces")
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import optuna
+import torch
 from optuna.trial import FrozenTrial, TrialState
 
 from bsnas import interrupt
@@ -143,6 +144,7 @@ class Objective:
     def _evaluate_by_user(self, trial: optuna.Trial, arch: Arch) -> dict:
         """The user's own training and evaluation: ``evaluate(model, data, trial)`` returns the accuracy."""
         ctx = self.ctx
+        torch.manual_seed(self.cfg.seed)  # the same architecture gets the same initial weights
         model = build_model(arch, ctx.num_classes, ctx.cost_size[0])
         start = time.perf_counter()
         accuracy = ctx.evaluate(model, ctx.data, trial)
