@@ -59,7 +59,17 @@ def _clip_baselines(data: PlotData) -> pd.DataFrame | None:
     b["label"] = [n.removeprefix("cifar_") + (f" (acc {a:.2f}, below)" if low else "")
                   for n, a, low in zip(b["name"], b.accuracy, below, strict=True)]
     b["shown"] = b.accuracy.where(~below, floor)
+    b = b.sort_values(["flops", "shown"]).reset_index(drop=True)
+    b["key"] = [f"B{i + 1}" for i in range(len(b))]  # short marks on the plot, full names in the legend
     return b
+
+
+def _x_range(values: pd.Series) -> tuple[float, float]:
+    """Log-axis limits with a margin, so that no point or label touches the frame."""
+    lo, hi = float(values.min()), float(values.max())
+    lo, hi = (lo, hi) if hi > lo else (lo / 2, hi * 2)
+    span = (hi / lo) ** 0.08
+    return lo / span, hi * span
 
 
 def _html(data: PlotData, path: Path, x: str) -> None:
@@ -87,16 +97,24 @@ def _html(data: PlotData, path: Path, x: str) -> None:
                                  line={"shape": "hv", "dash": "dash"}, text=other.arch), 1, 1)
     b = _clip_baselines(data)
     if b is not None:
+        spots = b[x].astype(str) + "/" + b.shown.astype(str)  # baselines drawn at one spot share one mark
+        marks = [("/".join(b.key[spots == spot]) if spots.tolist().index(spot) == i else "")
+                 for i, spot in enumerate(spots)]
         fig.add_trace(go.Scatter(x=_scale(b, x), y=b.shown, mode="markers+text", name="paper baselines",
-                                 text=b.label, textposition="top center", textfont={"size": 9},
+                                 text=marks, textposition="top right", textfont={"size": 9},
+                                 customdata=b.key + " " + b.label, hovertemplate="%{customdata}<br>acc %{y:.4f}",
                                  marker={"symbol": "diamond", "size": 10, "color": "#9467bd"}), 1, 1)
+        key = "<br>".join(f"{k} {lab}" for k, lab in zip(b.key, b.label, strict=True))
+        fig.add_annotation(text=key, xref="paper", yref="paper", x=0.0, y=-0.16, xanchor="left", yanchor="top",
+                           align="left", showarrow=False, font={"size": 10})
     fig.add_trace(go.Scatter(x=list(range(1, len(data.hypervolume) + 1)), y=data.hypervolume, mode="lines",
                              name="hypervolume", line={"color": "black"}), 1, 2)
     fig.update_xaxes(title_text=label, type="log", row=1, col=1)
     fig.update_yaxes(title_text="validation accuracy", range=[_floor(data) - 0.01, 1.0], row=1, col=1)
     fig.update_xaxes(title_text="trained architectures", row=1, col=2)
     fig.update_yaxes(title_text="hypervolume (normalised)", row=1, col=2)
-    fig.update_layout(width=1200, height=520, template="plotly_white")
+    extra = 0 if b is None else 15 * len(b)  # room for the baselines' key under the plot
+    fig.update_layout(width=1200, height=520 + extra, margin={"b": 80 + extra}, template="plotly_white")
     fig.write_html(str(path), include_plotlyjs=True, full_html=True)
 
 
@@ -104,10 +122,10 @@ def _png(data: PlotData, path: Path, x: str) -> None:
     matplotlib = require("matplotlib", "plot", "--plot FILE.png")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import matplotlib.ticker
+    from matplotlib import ticker
 
     label = "MFLOPs" if x == "flops" else "M params"
-    fig, (ax, hv) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [2.1, 1]})
+    fig, (ax, hv) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [2.2, 1]})
     for op, colour in COLOURS.items():
         part = data.trials[data.trials.dominant == op]
         if len(part):
@@ -118,25 +136,38 @@ def _png(data: PlotData, path: Path, x: str) -> None:
     for name, other in (data.others or {}).items():
         other = other.sort_values(x)
         ax.step(_scale(other, x), other.accuracy, where="post", ls="--", label=f"front {name}")
+    shown = [_scale(f, x) for f in (data.trials, data.front, *(data.others or {}).values()) if len(f)]
     b = _clip_baselines(data)
     if b is not None:
-        ax.scatter(_scale(b, x), b.shown, marker="D", color="#9467bd", label="paper baselines")
-        seen: dict[tuple, int] = {}
-        for _, row in b.iterrows():
-            spot = (row[x], row.shown)
-            seen[spot] = seen.get(spot, -1) + 1  # stack labels of baselines drawn at the same point
-            ax.annotate(row.label, (row[x] / 1e6, row.shown), fontsize=6, xytext=(3, 3 + 8 * seen[spot]),
-                        textcoords="offset points")
-    ax.set_ylim(_floor(data) - 0.005, 1.0)
+        shown.append(_scale(b, x))
+        ax.scatter(_scale(b, x), b.shown, marker="D", color="#9467bd")
+        for i, row in b.iterrows():
+            # alternate above and below, and stack marks that share a spot, so that no two overlap
+            dy = (6 if i % 2 == 0 else -11) + 9 * sum(abs(b[x].iloc[:i] / row[x] - 1) < 0.12)
+            ax.annotate(row.key, (row[x] / 1e6, row.shown), fontsize=7, xytext=(4, dy), textcoords="offset points",
+                        color="#5b3a85")
+            ax.scatter([], [], marker="D", color="#9467bd", label=f"{row.key} {row.label}")
+    if shown:
+        ax.set_xlim(*_x_range(pd.concat(shown)))
+    ax.set_ylim(_floor(data) - 0.01, 1.0)
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xlabel(label)
+    lo, hi = ax.get_xlim()
+    compact = ticker.FuncFormatter(lambda v, _: f"{v:.3g}")
+    ax.xaxis.set_major_formatter(compact)
+    if hi / lo < 100:  # under two decades, label 2s and 5s (and 3s) too: the majors alone may be 0 or 1 ticks
+        ax.xaxis.set_minor_locator(ticker.LogLocator(subs=(2.0, 3.0, 5.0) if hi / lo < 20 else (2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(compact)
+        ax.tick_params(axis="x", which="minor", labelsize=8)
+    else:
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.set_xlabel(f"{label} (log scale)")
     ax.set_ylabel("validation accuracy")
     ax.set_title(f"{data.study}: accuracy vs {label}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left")
-    hv.plot(range(1, len(data.hypervolume) + 1), data.hypervolume, color="black")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # outside: covers nothing
+    trials = range(1, len(data.hypervolume) + 1)
+    hv.plot(trials, data.hypervolume, color="black", marker="o" if len(data.hypervolume) < 30 else None, ms=3)
+    hv.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     hv.set_xlabel("trained architectures")
     hv.set_ylabel("hypervolume (normalised)")
     hv.set_title("hypervolume over trials")
