@@ -153,3 +153,24 @@ def test_the_readme_onnx_inference_example_runs(tmp_path):
     pre = record.extra["preprocessing"]
     x = (torch.from_numpy(digits.x[1000:1001]).float() - pre["mean"][0]) / pre["std"][0]
     assert predicted.group(1) == str(int(model(x).argmax()))
+
+
+def test_mixed_precision_trains_on_the_cpu_and_workers_share_gpus_round_robin():
+    data = load_data("digits")
+    for amp in ("bf16", "fp16"):
+        result = bsnas.train_proxy(TINY, data, bsnas.ProxyConfig(epochs=6, amp=amp, device="cpu"))
+        assert result.val_acc > 0.5 and result.settings["amp"] == amp
+    cfg = bsnas.SearchConfig.from_options(space="tiny", device="cuda", jobs=3, devices=(0, 2))
+    assert [cfg.for_worker(w, gpus=4).device for w in range(3)] == ["cuda:0", "cuda:2", "cuda:0"]
+    auto = bsnas.SearchConfig.from_options(space="tiny", jobs=2)
+    assert [auto.for_worker(w, gpus=2).device for w in range(2)] == ["cuda:0", "cuda:1"]
+    assert [auto.for_worker(w, gpus=0).device for w in range(2)] == ["auto", "auto"]  # no GPU: unchanged
+
+
+def test_the_readme_python_api_example_runs(tmp_path):
+    out = subprocess.run([sys.executable, "-c", readme_block("python-api")], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "runs" / "api-export" / "index.json").is_file()
+    assert (tmp_path / "runs" / "api-train" / "model.safetensors").is_file()
+    assert "trial" in out.stdout and "accuracy" in out.stdout
