@@ -1,4 +1,4 @@
-"""Files: writing them so that a crash never leaves half of one behind, and names that stay in their folder."""
+"""Files and the machine: atomic writes, names that stay in their folder, free memory."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bsnas.errors import BsnasError
 
-__all__ = ["atomic_write", "atomic_write_text", "check_name", "is_safe_name"]
+__all__ = ["atomic_write", "atomic_write_text", "check_name", "free_memory", "is_safe_name"]
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
@@ -42,3 +42,15 @@ def check_name(name: object, what: str = "study name") -> str:
         raise BsnasError(f"{what} {name!r} is not allowed: use 1 to 100 letters, digits, '-', '_' and '.', not "
                          "starting with '.' (it names a folder and files, and must stay inside them)")
     return name
+
+
+def free_memory() -> int | None:
+    """Bytes of memory this machine can still give (``MemAvailable``), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None

@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from bsnas.errors import BsnasError
+from bsnas.files import free_memory
 
 __all__ = ["ImageSet", "SPEC_KINDS", "read_dataset"]
 
@@ -125,31 +126,46 @@ def _read_npz(path: Path) -> ImageSet:
     return ImageSet(x, _check_labels(y, len(classes), str(path)), classes, hflip=True, named=named)
 
 
-def _read_folder(root: Path, resolution: int | None) -> ImageSet:
+def _load_image(file: Path, size: int) -> np.ndarray:
+    """An image as uint8 RGB, its shorter side resized to ``size`` (bilinear), then centre-cropped square."""
     from PIL import Image, UnidentifiedImageError
 
+    try:
+        with Image.open(file) as img:
+            img = img.convert("RGB")
+            scale = size / min(img.size)
+            w, h = max(size, round(img.size[0] * scale)), max(size, round(img.size[1] * scale))
+            img = img.resize((w, h), Image.BILINEAR)
+            left, top = (w - size) // 2, (h - size) // 2
+            return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError) as err:
+        raise BsnasError(f"cannot read image {str(file)!r} ({err}); remove or replace the file") from None
+
+
+def _read_folder(root: Path, resolution: int | None) -> ImageSet:
+    """Every image of every class subfolder, read once into uint8 memory at ``resolution`` (default 32)."""
     if not root.is_dir():
         raise BsnasError(f"folder dataset {str(root)!r} is not a directory of class subfolders")
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
     if not class_dirs:
         raise BsnasError(f"{root}: no class subfolders; put each class's images in its own subfolder")
     size = resolution or 32
-    images, labels = [], []
+    files = []
     for label, class_dir in enumerate(class_dirs):
-        files = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
+        found = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
             raise BsnasError(f"class folder {str(class_dir)!r} has no images ({', '.join(IMAGE_SUFFIXES)}); "
                              "add images or remove the folder")
-        for file in files:
-            try:
-                with Image.open(file) as img:
-                    img = img.convert("RGB").resize((size, size), Image.BILINEAR)
-                    images.append(np.asarray(img, dtype=np.uint8))
-            except (UnidentifiedImageError, OSError) as err:
-                raise BsnasError(f"cannot read image {str(file)!r} ({err}); remove or replace the file") from None
-            labels.append(label)
-    x = np.stack(images).transpose(0, 3, 1, 2)
-    return ImageSet(np.ascontiguousarray(x), np.array(labels, dtype=np.int64),
+        files += [(file, label) for file in found]
+    need, free = len(files) * 3 * size * size, free_memory()
+    if free is not None and need > 0.8 * free:  # the images, before a copy or two while splitting them
+        raise BsnasError(f"{root}: {len(files):,} images at {size}x{size} need {need:,} bytes ({need / 1e9:.1f} GB) "
+                         f"of memory, but only {free / 1e9:.1f} GB are free; read them at a smaller --input-size "
+                         "or use fewer images")
+    x = np.empty((len(files), size, size, 3), dtype=np.uint8)
+    for i, (file, _) in enumerate(files):
+        x[i] = _load_image(file, size)
+    return ImageSet(np.ascontiguousarray(x.transpose(0, 3, 1, 2)), np.array([lab for _, lab in files], dtype=np.int64),
                     tuple(p.name for p in class_dirs), hflip=True, named=True)
 
 

@@ -136,7 +136,7 @@ def load_data(spec: str, *, resolution: int | None = None, val_size: float | int
 
     ``resolution`` resizes images to R×R once, here, for training; the size
     before that is ``native_size`` (image folders are read at ``read_size``,
-    default 32). A test set is loaded only when asked for: from another
+    else at ``resolution``, else at 32). A test set is loaded only when asked for: from another
     dataset (``test_spec``) or held out of this one (``test_size``, a
     fraction or a count, stratified, fixed by :data:`TEST_SPLIT_SEED`
     whatever ``seed`` is).
@@ -147,7 +147,7 @@ def load_data(spec: str, *, resolution: int | None = None, val_size: float | int
     if test_spec is not None and test_size is not None:
         raise BsnasError(f"give a test set either as a dataset (test_spec={test_spec!r}) or held out of the "
                          f"training data (test_size={test_size!r}), not both")
-    data = read_dataset(spec, read_size)
+    data = read_dataset(spec, read_size or resolution)
     if len(data.y) < 2:
         raise BsnasError(f"{spec}: need at least 2 images, but found {len(data.y)}")
     present = np.unique(data.y)
@@ -179,12 +179,12 @@ def load_data(spec: str, *, resolution: int | None = None, val_size: float | int
     if test_idx is not None:
         out.test_x, out.test_y = t(x[test_idx]), t(data.y[test_idx])
     elif test_spec is not None:
-        out.test_x, out.test_y = (t(a) for a in _test_split(test_spec, out, resolution or x.shape[2]))
+        out.test_x, out.test_y = (t(a) for a in _test_split(test_spec, out, resolution or x.shape[2], read_size))
     return out
 
 
-def _test_split(spec: str, train: ProxyData, resolution: int) -> tuple[np.ndarray, np.ndarray]:
-    test: ImageSet = read_dataset(spec, resolution)
+def _test_split(spec: str, train: ProxyData, resolution: int, read_size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    test: ImageSet = read_dataset(spec, read_size or resolution)  # read as the training data, resized the same way
     if test.named and train.named_classes and test.classes != train.classes:
         diff = next(i for i in range(max(len(test.classes), len(train.classes)))
                     if test.classes[i:i + 1] != train.classes[i:i + 1])

@@ -149,10 +149,10 @@ class SearchConfig:
         return fidelity.rungs(self.min_epochs, self.top_epochs, self.eta)
 
     @property
-    def read_size(self) -> int | None:
-        """The size image folders are read at: ``input_size``'s height when given."""
+    def read_size(self) -> int:
+        """The size image folders are read at (the deployment size): ``input_size``'s height, else 32."""
         size = self.input_size
-        return None if size is None else (size if isinstance(size, int) else size[1])
+        return 32 if size is None else (size if isinstance(size, int) else size[1])
 
     def for_worker(self, worker: int, gpus: int) -> SearchConfig:
         """This config for ``--jobs`` worker ``worker`` of a machine with ``gpus`` visible GPUs: on CUDA the

@@ -18,6 +18,7 @@ from bsnas.arch.tally import activation_count, stage_costs
 from bsnas.data.augment import augment_batch
 from bsnas.data.split import ProxyData, stratified_subset
 from bsnas.errors import BsnasError
+from bsnas.files import free_memory
 from bsnas.nn.layers import reg_loss, regularized_modules
 from bsnas.nn.model import build_model
 from bsnas.training.config import ProxyConfig
@@ -50,14 +51,7 @@ def available_memory(device: torch.device) -> int | None:
     """Bytes free for training on ``device`` (CUDA: free GPU memory; CPU: MemAvailable), or None if unknown."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
+    return free_memory()
 
 
 def training_memory(arch: Arch, input_size: tuple[int, int, int], batch: int) -> int:
