@@ -25,7 +25,7 @@ COLOURS = {"daisy": (230, 230, 60), "rose": (200, 30, 50), "tulip": (120, 40, 16
 def make_folder(root: Path, per_class: int, seed: int) -> Path:
     """Class subfolders of coloured images of mixed sizes and aspect ratios, PNG and JPEG."""
     rng = np.random.default_rng(seed)
-    for c, (name, colour) in enumerate(COLOURS.items()):
+    for name, colour in COLOURS.items():
         (root / name).mkdir(parents=True)
         for i in range(per_class):
             w, h = rng.integers(160, 320), rng.integers(160, 320)
@@ -82,7 +82,8 @@ def test_the_readme_commands_run_on_generated_folders(tmp_path):
     study = bsnas.study.load_existing_study("flowers", runs_dir=tmp_path / "runs")
     assert study.user_attrs["data_info"]["input_size"] == [3, 224, 224]
     assert study.user_attrs["data_info"]["train_resolution"] == [3, 112, 112]
-    assert [t.user_attrs.get("warm_start") for t in study.trials[:2]] == ["mobilenetv2_w1", "mobilenetv2_w1_bsconvs_p1d6"]
+    warm = [t.user_attrs.get("warm_start") for t in study.trials[:2]]
+    assert warm == ["mobilenetv2_w1", "mobilenetv2_w1_bsconvs_p1d6"]
     for t in study.trials:
         assert t.user_attrs["flops"] == bsnas.count(t.user_attrs["arch"], (3, 224, 224), 3).flops
     index = json.loads((tmp_path / "runs" / "flowers-export" / "index.json").read_text())
