@@ -1,6 +1,7 @@
-"""Time per architecture: analytic ``bsnas.count`` vs fvcore vs thop, over all baselines.
+"""Time per architecture: analytic ``bsnas.count`` vs fvcore vs thop, over the CIFAR baselines at 32x32.
 
-Run: ``python benchmarks/bench_count.py [--filter TEXT] [--repeat N]``.
+Run: ``python benchmarks/bench_count.py [--filter TEXT] [--repeat N]`` (``--filter ""`` adds the
+ImageNet-size families, also counted at 32x32 so the three methods stay comparable).
 All three run side by side in one process on the same models, so the
 ratios hold even on a noisy shared machine. fvcore and thop times exclude
 building the model (the analytic count never builds one).
@@ -31,7 +32,7 @@ def best_time(fn, repeat: int) -> tuple[float, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--filter", default="")
+    parser.add_argument("--filter", default="cifar_", help="baselines whose name contains this (default cifar_)")
     parser.add_argument("--repeat", type=int, default=3, help="best of N for the analytic count")
     args = parser.parse_args()
     names = [n for n in bsnas.list_baselines() if args.filter in n]

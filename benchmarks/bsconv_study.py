@@ -1,0 +1,135 @@
+"""Does BSConv help? The paper's two claims measured on CIFAR-10 with bsnas's own tools.
+
+1. **Result** (does BSConv improve networks at equal cost?): the same search of the ``resnet`` space, with
+   every block's conv type pinned to one type at a time (regular, dsc, bsconv_u, bsconv_s) and with all
+   four to choose from, on the recommended CIFAR-10 proxy, under one FLOPs budget, at equal trial counts,
+   over several seeds. The stem is pinned to a regular conv in every variant, so only the blocks differ.
+   Reports the hypervolume of each and overlays the seed-0 fronts in ``docs/bsconv_fronts.png``, and the
+   conv-type shares of the all-types searches' fronts (``bsnas front --by-op``).
+2. **Motivation** (are trained kernels correlated along the depth axis?): trains ResNet-20 with regular
+   convs with ``bsnas train`` (about 10 minutes on 2 cores) and runs the kernel analysis against the same
+   network at initialisation; writes ``docs/bsconv_kernels.png``.
+
+Run: ``python benchmarks/bsconv_study.py`` (about 45 minutes on 2 cores) or ``--quick`` (under 10 minutes).
+Searches are cached in ``runs/bsconv_study/`` so a rerun only does what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+from pathlib import Path
+
+import numpy as np
+import optuna
+import torch
+import yaml
+
+import bsnas
+from bsnas.results.front import hypervolume, hypervolume_history, pareto_front, trials_frame
+from bsnas.results.kernels import init_control, kernel_stats, plot_kernel_stats
+from bsnas.results.op_shares import op_shares
+from bsnas.results.plots import PlotData, write_plot
+from bsnas.study import SearchConfig, load_existing_study, run_search
+
+DATA = "npz:../shared/data/cifar10/train.npz"
+PROXY = {"epochs": 4, "subset": 2400, "resolution": 16, "optimizer": "adamw", "val_subset": 2000}
+VARIANTS = ("regular", "dsc", "bsconv_u", "bsconv_s", "all")
+
+
+def pinned_space(folder: Path, variant: str) -> Path:
+    """The resnet space with the stem pinned to regular and the blocks to ``variant`` (all four for 'all')."""
+    space = yaml.safe_load((Path(bsnas.space.schema.SPACES_DIR) / "resnet.yaml").read_text())
+    space["name"] = f"resnet-{variant}"
+    space["stem"]["ops"] = ["regular"]
+    for stage in space["stages"]:
+        stage["ops"] = ["regular", "dsc", "bsconv_u", "bsconv_s"] if variant == "all" else [variant]
+    path = folder / f"resnet-{variant}.yaml"
+    path.write_text(yaml.safe_dump(space, sort_keys=False))
+    return path
+
+
+def search(root: Path, data: str, variant: str, seed: int, trials: int, max_flops: int) -> optuna.Study:
+    name = f"{variant.replace('_', '-')}-s{seed}"
+    if (root / name / "done").exists():
+        return load_existing_study(name, runs_dir=root)
+    shutil.rmtree(root / name, ignore_errors=True)
+    cfg = SearchConfig.from_options(space=str(pinned_space(root, variant)), data=data, trials=trials, seed=seed,
+                                    max_flops=max_flops, study=name, runs_dir=str(root), **PROXY)
+    study = run_search(cfg)
+    (root / name / "done").write_text("")
+    return study
+
+
+def kernels(root: Path, data: str, epochs: int, subset_note: str) -> dict:
+    run = root / "resnet20-regular"
+    done = run / "record.json"
+    if not (done.exists() and bsnas.load_record(done).extra.get("metrics")):
+        shutil.rmtree(run, ignore_errors=True)
+        bsnas.train("cifar_resnet20", data=data, epochs=epochs, out=run)
+    trained_model = bsnas.create_model(run)
+    trained, init = kernel_stats(trained_model), init_control(trained_model, seed=0)
+    plot_kernel_stats(trained, init, Path("docs") / f"bsconv_kernels{subset_note}.png")
+    metrics = bsnas.load_record(done).extra["metrics"]
+    return {"val_acc": metrics["val_acc"], "epochs": epochs, "train_time": metrics["train_time"],
+            "trained": trained.summary, "init": init.summary}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=DATA)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=10, help="architectures trained per search")
+    parser.add_argument("--max-flops", default="20M")
+    parser.add_argument("--kernel-epochs", type=int, default=5, help="epochs of the ResNet-20 for the kernels")
+    parser.add_argument("--out", default="runs/bsconv_study")
+    parser.add_argument("--quick", action="store_true", help="1 seed, 3 trials, 1 kernel epoch")
+    args = parser.parse_args()
+    seeds, trials, epochs = (1, 3, 1) if args.quick else (args.seeds, args.trials, args.kernel_epochs)
+    root = Path(args.out) / ("quick" if args.quick else "full")
+    root.mkdir(parents=True, exist_ok=True)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    max_flops = bsnas.study.parse_amount(args.max_flops)
+    studies = {(v, s): search(root, args.data, v, s, trials, max_flops) for v in VARIANTS for s in range(seeds)}
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}; resnet space, "
+          f"stem pinned regular, <= {args.max_flops} FLOPs at 32x32, {trials} trained architectures per search, "
+          f"{seeds} seeds, proxy {PROXY}\n")
+    print("| conv type of the blocks | hypervolume, median (range) | best accuracy, median | front size, median |")
+    print("|---|---|---|---|")
+    for v in VARIANTS:
+        hv = [hypervolume(studies[(v, s)]) for s in range(seeds)]
+        best = [pareto_front(studies[(v, s)]).accuracy.max() for s in range(seeds)]
+        size = [len(pareto_front(studies[(v, s)])) for s in range(seeds)]
+        print(f"| {v} | {np.median(hv):.4f} ({min(hv):.4f} to {max(hv):.4f}) | {np.median(best):.4f} | "
+              f"{np.median(size):.0f} |")
+    print("\nconv types on the fronts of the all-types searches, by blocks (share on the front / among all trained):\n")
+    shares = [op_shares(studies[("all", s)], "blocks") for s in range(seeds)]
+    print("| conv type | front share, mean | all share, mean | enrichment, mean |\n|---|---|---|---|")
+    for i, op in enumerate(shares[0].op):
+        row = [(df.front_share.iloc[i], df.all_share.iloc[i], df.enrichment.iloc[i]) for df in shares]
+        front, every, ratio = (np.nanmean([r[j] for r in row]) for j in range(3))
+        print(f"| {op} | {front:.2f} | {every:.2f} | {ratio:.2f} |")
+    first = studies[("all", 0)]
+    trials_df = trials_frame(first)
+    plot = PlotData("resnet, all conv types (seed 0)", trials_df[trials_df.status == "trained"], pareto_front(first),
+                    hypervolume_history(first), None,
+                    {f"{v} only": pareto_front(studies[(v, 0)]) for v in VARIANTS if v != "all"})
+    out = write_plot(plot, Path("docs") / ("bsconv_fronts_quick.png" if args.quick else "bsconv_fronts.png"))
+    print(f"\nwrote {out}")
+    result = kernels(root, args.data, epochs, "_quick" if args.quick else "")
+    t, i = result["trained"], result["init"]
+    print(f"\nResNet-20 with regular convs, {result['epochs']} epochs of `bsnas train` on the CIFAR-10 training file "
+          f"({result['train_time']:.0f} s of training, validation accuracy {result['val_acc']:.4f}):\n")
+    print("| | first component's variance share, mean (median) | first two, mean | blueprint error, mean |")
+    print("|---|---|---|---|")
+    for label, s in (("trained", t), ("at initialisation", i)):
+        print(f"| {label} | {s['pc1_mean']:.3f} ({s['pc1_median']:.3f}) | {s['pc12_mean']:.3f} | "
+              f"{s['blueprint_error_mean']:.3f} |")
+    (root / "kernels.json").write_text(json.dumps(result, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()
