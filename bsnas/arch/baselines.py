@@ -19,16 +19,8 @@ the orthonormality loss on every block's projection conv.
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 
-from bsnas.arch.families import (
-    MOBILENET_V2,
-    MOBILENET_V3_LARGE,
-    MOBILENET_V3_SMALL,
-    mobilenet_ir,
-    mobilenet_v1,
-    variant_op,
-)
+from bsnas.arch.families import mobilenet_from, mobilenet_names, variant_op
 from bsnas.arch.imagenet_baselines import (
     IMAGENET_CLASSES,
     IMAGENET_INPUT,
@@ -72,16 +64,7 @@ def _arch_for(name: str) -> Arch | None:
             return _resnet(int(m["depth"]), 1, False, op, p)
         return _resnet(int(m["wdepth"]), int(m["k"]), True, op, p)
     m = _MOBILENET.match(name)
-    if m is None:
-        return None
-    w = float(Fraction(int(m["wn"]), int(m["wd"] or 1)))
-    if m["version"] == "v1":
-        return None if m["variant"] == "bsconvs_p1d6" else mobilenet_v1(w, "bsconv_u" if m["variant"] else "dsc",
-                                                                         "cifar")
-    if m["variant"] == "bsconvu":
-        return None
-    cfg = {"v2": MOBILENET_V2, "v3_small": MOBILENET_V3_SMALL, "v3_large": MOBILENET_V3_LARGE}[m["version"]]
-    return mobilenet_ir(cfg, w, "bsconv_s" if m["variant"] else "dsc", "cifar")
+    return None if m is None else mobilenet_from(m, "cifar")
 
 
 def list_baselines() -> list[str]:
@@ -92,12 +75,7 @@ def list_baselines() -> list[str]:
     resnets += [f"cifar_wrn{d}_{k}" for d in (16, 28, 40) for k in (1, 2, 4, 6, 8, 10, 12)]
     for base in resnets:
         names += [base, f"{base}_bsconvu", f"{base}_bsconvs_p1d4", f"{base}_bsconvs_p1d8"]
-    for version, widths, variant in (("v1", ("w1", "w3d4", "w1d2", "w1d4"), "bsconvu"),
-                                     ("v2", ("w1", "w3d4", "w1d2", "w1d4"), "bsconvs_p1d6"),
-                                     ("v3_small", ("w1", "w3d4", "w1d2", "w7d20"), "bsconvs_p1d6"),
-                                     ("v3_large", ("w1", "w3d4", "w1d2", "w7d20"), "bsconvs_p1d6")):
-        for width in widths:
-            names += [f"cifar_mobilenet{version}_{width}", f"cifar_mobilenet{version}_{width}_{variant}"]
+    names += mobilenet_names("cifar_")
     return names + imagenet_names()
 
 

@@ -12,10 +12,12 @@ and the head conv of MobileNetV2/V3 only grows for multipliers above 1.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from bsnas.arch.spec import Arch, Block, Head, Stem
 
-__all__ = ["GEOMETRIES", "MOBILENET_V2", "MOBILENET_V3_LARGE", "MOBILENET_V3_SMALL", "mobilenet_ir", "mobilenet_v1",
-           "split_by_width", "variant_op"]
+__all__ = ["GEOMETRIES", "MOBILENET_MEMBERS", "MOBILENET_V2", "MOBILENET_V3_LARGE", "MOBILENET_V3_SMALL",
+           "mobilenet_from", "mobilenet_ir", "mobilenet_names", "mobilenet_v1", "split_by_width", "variant_op"]
 
 #: ``cifar``: 32×32 inputs, stem stride 1. ``imagenet``: 224×224 inputs, stem stride 2.
 GEOMETRIES = ("cifar", "imagenet")
@@ -95,3 +97,29 @@ def split_by_width(arch: Arch) -> Arch:
                 runs.append([block])
         stages += [tuple(run) for run in runs]
     return Arch(arch.stem, tuple(stages), arch.head)
+
+
+#: The named MobileNet members of the reference zoo: version, widths, the BSConv variant it defines.
+MOBILENET_MEMBERS = (("v1", ("w1", "w3d4", "w1d2", "w1d4"), "bsconvu"),
+                     ("v2", ("w1", "w3d4", "w1d2", "w1d4"), "bsconvs_p1d6"),
+                     ("v3_small", ("w1", "w3d4", "w1d2", "w7d20"), "bsconvs_p1d6"),
+                     ("v3_large", ("w1", "w3d4", "w1d2", "w7d20"), "bsconvs_p1d6"))
+
+
+def mobilenet_names(prefix: str) -> list[str]:
+    """``<prefix>mobilenet<version>_<width>`` plain and with its BSConv variant, for every named member."""
+    return [name for version, widths, variant in MOBILENET_MEMBERS for width in widths
+            for name in (f"{prefix}mobilenet{version}_{width}", f"{prefix}mobilenet{version}_{width}_{variant}")]
+
+
+def mobilenet_from(match, geometry: str) -> Arch | None:
+    """The MobileNet a parsed name (groups ``version``, ``wn``, ``wd``, ``variant``) stands for, or None when
+    the reference defines no such variant (BSConv-S for V1, BSConv-U for V2/V3)."""
+    w = float(Fraction(int(match["wn"]), int(match["wd"] or 1)))
+    if match["version"] == "v1":
+        return None if match["variant"] == "bsconvs_p1d6" else mobilenet_v1(
+            w, "bsconv_u" if match["variant"] else "dsc", geometry)
+    if match["variant"] == "bsconvu":
+        return None
+    cfg = {"v2": MOBILENET_V2, "v3_small": MOBILENET_V3_SMALL, "v3_large": MOBILENET_V3_LARGE}[match["version"]]
+    return mobilenet_ir(cfg, w, "bsconv_s" if match["variant"] else "dsc", geometry)

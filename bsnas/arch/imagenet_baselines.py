@@ -27,17 +27,8 @@ classes:
 from __future__ import annotations
 
 import re
-from fractions import Fraction
 
-from bsnas.arch.families import (
-    MOBILENET_V2,
-    MOBILENET_V3_LARGE,
-    MOBILENET_V3_SMALL,
-    mobilenet_ir,
-    mobilenet_v1,
-    split_by_width,
-    variant_op,
-)
+from bsnas.arch.families import mobilenet_from, mobilenet_names, split_by_width, variant_op
 from bsnas.arch.spec import Arch, Block, Head, Stem
 
 __all__ = ["IMAGENET_CLASSES", "IMAGENET_INPUT", "IMAGENET_PREFIXES", "imagenet_arch", "imagenet_names"]
@@ -72,16 +63,8 @@ def imagenet_arch(name: str) -> Arch | None:
         op, p = variant_op(m["variant"], m["pn"], m["pd"])
         return _resnet(int(m["depth"]), bool(m["pre"]), op, p)
     m = _MOBILENET.match(name)
-    if m is None:
-        return None
-    w = float(Fraction(int(m["wn"]), int(m["wd"] or 1)))
-    if m["version"] == "v1":
-        return None if m["variant"] == "bsconvs_p1d6" else mobilenet_v1(w, "bsconv_u" if m["variant"] else "dsc",
-                                                                         "imagenet")
-    if m["variant"] == "bsconvu":
-        return None
-    cfg = {"v2": MOBILENET_V2, "v3_small": MOBILENET_V3_SMALL, "v3_large": MOBILENET_V3_LARGE}[m["version"]]
-    return split_by_width(mobilenet_ir(cfg, w, "bsconv_s" if m["variant"] else "dsc", "imagenet"))
+    arch = None if m is None else mobilenet_from(m, "imagenet")
+    return arch if arch is None or m["version"] == "v1" else split_by_width(arch)
 
 
 def imagenet_names() -> list[str]:
@@ -89,10 +72,4 @@ def imagenet_names() -> list[str]:
     names = []
     for base in [f"{pre}resnet{d}" for pre in ("", "pre") for d in _UNITS]:
         names += [base, f"{base}_bsconvu", f"{base}_bsconvs_p1d4", f"{base}_bsconvs_p1d8"]
-    for version, widths, variant in (("v1", ("w1", "w3d4", "w1d2", "w1d4"), "bsconvu"),
-                                     ("v2", ("w1", "w3d4", "w1d2", "w1d4"), "bsconvs_p1d6"),
-                                     ("v3_small", ("w1", "w3d4", "w1d2", "w7d20"), "bsconvs_p1d6"),
-                                     ("v3_large", ("w1", "w3d4", "w1d2", "w7d20"), "bsconvs_p1d6")):
-        for width in widths:
-            names += [f"mobilenet{version}_{width}", f"mobilenet{version}_{width}_{variant}"]
-    return names
+    return names + mobilenet_names("")

@@ -7,7 +7,8 @@ import json
 
 import pandas as pd
 
-__all__ = ["FORMATS", "add_data_args", "described", "emit", "input_size_arg", "size_arg", "split_size_arg"]
+__all__ = ["FORMATS", "add_data_args", "add_recipe_args", "described", "emit", "input_size_arg", "size_arg",
+           "split_size_arg"]
 
 #: ``--format`` values of commands that print a table.
 FORMATS = ("table", "json", "csv")
@@ -66,6 +67,17 @@ def split_size_arg(text: str) -> float | int:
             return fraction
     raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1) such as 0.2 or a whole number of images "
                                      f"such as 500, but got {text!r}")
+
+
+def add_recipe_args(p: argparse.ArgumentParser, what: str) -> None:
+    """The training options proxy, train and search share; ``what`` names the training in the help."""
+    from bsnas.training.config import AMP
+
+    p.add_argument("--resolution", type=int, default=None,
+                   help=f"{what} images are resized to R x R (default: as read)")
+    p.add_argument("--batch-size", type=int, default=64, help=f"{what} batch size (default 64)")
+    p.add_argument("--lr", type=float, default=None, help=f"{what} peak learning rate (default 0.1 SGD, 3e-3 AdamW)")
+    p.add_argument("--amp", choices=AMP, default=None, help="mixed precision (on CUDA; bf16 also on CPUs)")
 
 
 def add_data_args(p: argparse.ArgumentParser) -> None:

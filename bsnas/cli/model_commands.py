@@ -12,9 +12,9 @@ import pandas as pd
 from bsnas.arch.baselines import baseline, list_baselines
 from bsnas.arch.cost import count_stages
 from bsnas.arch.resolve import as_record
-from bsnas.cli.common import FORMATS, add_data_args, described, emit, input_size_arg
+from bsnas.cli.common import FORMATS, add_data_args, add_recipe_args, described, emit, input_size_arg
 from bsnas.errors import BsnasError
-from bsnas.training.config import AMP, OPTIMIZERS
+from bsnas.training.config import OPTIMIZERS
 
 __all__ = ["add_model_commands"]
 
@@ -105,7 +105,7 @@ def cmd_proxy_check(args: argparse.Namespace) -> None:
     emit(check.table.round(4), args.format, summary)
 
 
-def add_model_commands(sub) -> None:
+def _add_profile(sub) -> None:
     fmt = {"choices": FORMATS, "default": "table", "help": "output format (default table)"}
     p = described(sub, "profile", "FLOPs, params and a per-stage table of one architecture",
                   "Count an architecture's FLOPs (fvcore's convention: one multiply-add is one FLOP) and "
@@ -119,6 +119,9 @@ def add_model_commands(sub) -> None:
     p.add_argument("--format", **fmt)
     p.set_defaults(func=cmd_profile)
 
+
+def _add_baselines(sub) -> None:
+    fmt = {"choices": FORMATS, "default": "table", "help": "output format (default table)"}
     p = described(sub, "baselines", "the BSConv paper's model families with FLOPs and params",
                   "List the reference zoo's networks that bsnas expresses as architecture data (plain and BSConv "
                   "variants), with exact FLOPs and params at their default input size.",
@@ -129,6 +132,8 @@ def add_model_commands(sub) -> None:
     p.add_argument("--format", **fmt)
     p.set_defaults(func=cmd_baselines)
 
+
+def _add_proxy(sub) -> None:
     p = described(sub, "proxy", "train one architecture on the proxy task and print its metrics",
                   "Train one architecture briefly, exactly as a search trial would, and print its validation "
                   "accuracy and loss, training time and throughput. Same architecture, data, seed and device "
@@ -139,16 +144,16 @@ def add_model_commands(sub) -> None:
     add_data_args(p)
     p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
     p.add_argument("--subset", type=int, default=None, help="train on this many images (stratified; default all)")
-    p.add_argument("--resolution", type=int, default=None, help="resize images to R x R (default: as read)")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
+    add_recipe_args(p, "training")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="optimiser (default sgd)")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1 SGD, 3e-3 AdamW)")
     p.add_argument("--label-smoothing", type=float, default=0.0, help="label smoothing (default 0)")
-    p.add_argument("--amp", choices=AMP, default=None, help="mixed precision (on CUDA; bf16 also on CPUs)")
     p.add_argument("--test-data", default=None, help="evaluate on this dataset too (only when given)")
     p.add_argument("--format", choices=FORMATS[:2], default="table", help="table (default) or json")
     p.set_defaults(func=cmd_proxy)
 
+
+def _add_proxy_check(sub) -> None:
+    fmt = {"choices": FORMATS, "default": "table", "help": "output format (default table)"}
     p = described(sub, "proxy-check", "rank correlation of the proxy against a longer reference budget",
                   "Train every architecture at a cheap proxy budget and at a longer reference budget on the same "
                   "validation split, and report Spearman and Kendall rank correlations with the cost ratios: "
@@ -164,3 +169,10 @@ def add_model_commands(sub) -> None:
     p.add_argument("--reference", default="epochs=20", help="reference budget, same keys")
     p.add_argument("--format", **fmt)
     p.set_defaults(func=cmd_proxy_check)
+
+
+def add_model_commands(sub) -> None:
+    _add_profile(sub)
+    _add_baselines(sub)
+    _add_proxy(sub)
+    _add_proxy_check(sub)

@@ -7,10 +7,10 @@ import json
 import sys
 import time
 
-from bsnas.cli.common import FORMATS, add_data_args, described, size_arg
+from bsnas.cli.common import FORMATS, add_data_args, add_recipe_args, described, size_arg
 from bsnas.study.config import OBJECTIVES, SAMPLERS
 from bsnas.study.fidelity import FIDELITIES
-from bsnas.training.config import AMP, OPTIMIZERS
+from bsnas.training.config import OPTIMIZERS
 
 __all__ = ["add_search_command", "trial_line"]
 
@@ -134,18 +134,13 @@ def add_search_command(sub) -> None:
                    help="with --device cuda and --jobs: the GPUs the workers share round robin (default: all)")
     p.add_argument("--epochs", type=int, default=10, help="proxy training epochs per architecture (default 10)")
     p.add_argument("--subset", type=int, default=None, help="proxy training images (stratified subset; default all)")
-    p.add_argument("--resolution", type=int, default=None,
-                   help="proxy training images are resized to R x R (costs and budgets stay at --input-size)")
     p.add_argument("--input-size", type=size_arg, default=None, metavar="H|C,H,W",
                    help="the deployment input size budgets, costs, the front and exports refer to "
                         "(default: the data's own size)")
     p.add_argument("--val-subset", type=int, default=None, metavar="N",
                    help="score each trial on a stratified subset of N validation images (default: all)")
-    p.add_argument("--batch-size", type=int, default=64, help="proxy batch size (default 64)")
+    add_recipe_args(p, "proxy training (costs and budgets stay at --input-size)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="proxy optimiser (default sgd)")
-    p.add_argument("--lr", type=float, default=None, help="proxy peak learning rate (default 0.1 SGD, 3e-3 AdamW)")
-    p.add_argument("--amp", choices=AMP, default=None, help="mixed precision for training (on CUDA; bf16 also "
-                   "works on CPUs)")
     p.add_argument("--fidelity", choices=FIDELITIES, default="none",
                    help="asha: judge each trial at rungs of --min-epochs * eta^k up to --max-epochs and stop the "
                         "bottom ones (multi-objective successive halving; default none)")

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bsnas.cli.common import FORMATS, add_data_args, described, emit, size_arg
+from bsnas.cli.common import FORMATS, add_data_args, add_recipe_args, described, emit, size_arg
 from bsnas.errors import BsnasError
 from bsnas.results.export import FORMATS as EXPORT_FORMATS
-from bsnas.training.config import AMP
 
 __all__ = ["add_study_commands", "front_rows"]
 
@@ -149,8 +148,7 @@ def cmd_train(args: argparse.Namespace) -> None:
             print(f"{key}: {round(value, 4) if isinstance(value, float) else value}")
 
 
-def add_study_commands(sub) -> None:
-    fmt = {"choices": FORMATS, "default": "table", "help": "output format (default table)"}
+def _add_front(sub) -> None:
     p = described(sub, "front", "the Pareto front of a study: table, hypervolume, plots, baselines",
                   "Print the Pareto-optimal trials of a study (feasible, trained to full fidelity, each "
                   "architecture once) sorted by FLOPs, with the hypervolume. Optionally plot them, overlay the "
@@ -176,6 +174,8 @@ def add_study_commands(sub) -> None:
     p.add_argument("--device", default="auto", help="where baselines train: auto, cpu or cuda[:N]")
     p.set_defaults(func=cmd_front)
 
+
+def _add_export(sub) -> None:
     p = described(sub, "export", "export a trial or the whole front as JSON records, ONNX or pt2",
                   "Write a trial's architecture (or every Pareto-optimal one, with an index.json) as a "
                   "self-describing JSON record with its preprocessing, as a single-file ONNX model checked "
@@ -195,6 +195,8 @@ def add_study_commands(sub) -> None:
     p.add_argument("--runs-dir", default="runs", help="where runs/<study>/ is (default runs)")
     p.set_defaults(func=cmd_export)
 
+
+def _add_train(sub) -> None:
     p = described(sub, "train", "train one architecture at full length with checkpoints",
                   "Train an architecture string, baseline name or record at full length (SGD with Nesterov, "
                   "warm-up and cosine decay, crop and flip, label smoothing 0.1, the BSConv-S regulariser), "
@@ -208,13 +210,13 @@ def add_study_commands(sub) -> None:
     p.add_argument("--out", required=True, help="folder for record.json, model.safetensors, metrics.jsonl")
     p.add_argument("--test-data", default=None, help="report test accuracy on this dataset (only when given)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.1)")
-    p.add_argument("--resolution", type=int, default=None, help="resize images to R x R (default: as read)")
-    p.add_argument("--amp", choices=AMP, default=None, help="mixed precision (on CUDA; bf16 also on CPUs)")
+    add_recipe_args(p, "training")
     p.add_argument("--format", choices=FORMATS[:2], default="json", help="json (default) or table")
     p.set_defaults(func=cmd_train)
 
+
+def _add_spaces(sub) -> None:
+    fmt = {"choices": FORMATS, "default": "table", "help": "output format (default table)"}
     p = described(sub, "spaces", "list search spaces: size, FLOPs and params range, parameter names",
                   "List the search spaces with the exact number of architectures and the exact smallest and "
                   "largest FLOPs and params (computed, not sampled), and the parameter names they expose.",
@@ -224,3 +226,10 @@ def add_study_commands(sub) -> None:
                    help="count FLOPs and params at this input size (default: each space's own input_size)")
     p.add_argument("--format", **fmt)
     p.set_defaults(func=cmd_spaces)
+
+
+def add_study_commands(sub) -> None:
+    _add_front(sub)
+    _add_export(sub)
+    _add_train(sub)
+    _add_spaces(sub)
