@@ -84,7 +84,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=10, help="architectures trained per search")
     parser.add_argument("--max-flops", default="20M")
-    parser.add_argument("--kernel-epochs", type=int, default=5, help="epochs of the ResNet-20 for the kernels")
+    parser.add_argument("--kernel-epochs", type=int, default=3,
+                        help="epochs of the ResNet-20 for the kernels (3 fit about 10 minutes on 2 cores)")
     parser.add_argument("--out", default="runs/bsconv_study")
     parser.add_argument("--quick", action="store_true", help="1 seed, 3 trials, 1 kernel epoch")
     args = parser.parse_args()
