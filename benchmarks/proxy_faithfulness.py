@@ -112,6 +112,15 @@ def main() -> None:
         s, s_lo, s_hi = bootstrap(proxy, ref, spearmanr)
         k, k_lo, k_hi = bootstrap(proxy, ref, kendalltau)
         print(f"| {label} | {s:.3f} ({s_lo:.2f} to {s_hi:.2f}) | {k:.3f} ({k_lo:.2f} to {k_hi:.2f}) |")
+    print("\n| networks (scored on all validation images) | reference accuracy range | Spearman (90% CI) | "
+          "Kendall (90% CI) |\n|---|---|---|---|")
+    for i, name in enumerate(("resnet", "mobilenet")):
+        part = slice(i * per_space, (i + 1) * per_space)
+        proxy, reference_acc = np.array([r["proxy_acc"] for r in rows])[part], ref[part]
+        s, s_lo, s_hi = bootstrap(proxy, reference_acc, spearmanr)
+        k, k_lo, k_hi = bootstrap(proxy, reference_acc, kendalltau)
+        print(f"| the {per_space} from the {name} space | {reference_acc.min():.3f} to {reference_acc.max():.3f} | "
+              f"{s:.3f} ({s_lo:.2f} to {s_hi:.2f}) | {k:.3f} ({k_lo:.2f} to {k_hi:.2f}) |")
 
 
 if __name__ == "__main__":
