@@ -111,8 +111,9 @@ def _use_wal(storage: optuna.storages.RDBStorage) -> None:
     """Switch an SQLite study database to write-ahead logging (a setting the file keeps).
 
     In WAL mode a commit appends to ``study.db-wal`` instead of rewriting a rollback journal, many times
-    cheaper (``benchmarks/sqlite_commit.py``) with the same durability (``synchronous`` stays FULL), and readers (``bsnas front``, the dashboard) no longer block a running search. SQLite folds the
-    log back into the database when the last connection closes.
+    cheaper (``benchmarks/sqlite_commit.py``) with the same durability (``synchronous`` stays FULL), and
+    readers (``bsnas front``, the dashboard) no longer block a running search. SQLite folds the log back
+    into the database when the last connection closes.
     """
     with storage.engine.connect() as conn:
         if conn.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal":
