@@ -107,19 +107,6 @@ def _check_sqlite(path: Path, writing: bool) -> None:
                           "it: fix the permissions or copy it somewhere writable")
 
 
-def _use_wal(storage: optuna.storages.RDBStorage) -> None:
-    """Switch an SQLite study database to write-ahead logging (a setting the file keeps).
-
-    In WAL mode a commit appends to ``study.db-wal`` instead of rewriting a rollback journal, many times
-    cheaper (``benchmarks/sqlite_commit.py``) with the same durability (``synchronous`` stays FULL), and
-    readers (``bsnas front``, the dashboard) no longer block a running search. SQLite folds the log back
-    into the database when the last connection closes.
-    """
-    with storage.engine.connect() as conn:
-        if conn.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal":
-            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-
-
 def _check_journal(path: Path) -> None:
     if not path.exists():
         return
@@ -183,10 +170,7 @@ def open_storage(url: str, writing: bool = True) -> optuna.storages.BaseStorage:
     try:
         with storage_lock(url), warnings.catch_warnings():  # two processes may create the schema at once
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
-            if sqlite is not None and writing:
-                _use_wal(storage)
-            return storage
+            return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
     except ImportError as err:
         raise SearchError(f"storage {mask_url(url)!r} needs a database driver ({err}); for PostgreSQL install "
                           "bsnas[postgres]") from None
