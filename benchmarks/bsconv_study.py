@@ -29,7 +29,8 @@ import torch
 import yaml
 
 import bsnas
-from bsnas.results.front import hypervolume, hypervolume_history, pareto_front, trials_frame
+from bsnas.errors import SearchError
+from bsnas.results.front import hypervolume_history, normalised_hypervolume, pareto_front, trials_frame
 from bsnas.results.kernels import init_control, kernel_stats, plot_kernel_stats
 from bsnas.results.op_shares import op_shares
 from bsnas.results.plots import PlotData, write_plot
@@ -59,9 +60,23 @@ def search(root: Path, data: str, variant: str, seed: int, trials: int, max_flop
     shutil.rmtree(root / name, ignore_errors=True)
     cfg = SearchConfig.from_options(space=str(pinned_space(root, variant)), data=data, trials=trials, seed=seed,
                                     max_flops=max_flops, study=name, runs_dir=str(root), **PROXY)
-    study = run_search(cfg)
-    (root / name / "done").write_text("")
-    return study
+    try:
+        run_search(cfg)
+        note = ""
+    except SearchError as err:  # regular convs: too few distinct networks under the budget for the target
+        note = str(err)
+        print(f"{name}: {note}", flush=True)
+    (root / name / "done").write_text(note)
+    return load_existing_study(name, runs_dir=root)
+
+
+def budget_hypervolume(study: optuna.Study, max_flops: int) -> float:
+    """Hypervolume of the trained networks with FLOPs over the common budget, not over each pinned space's
+    own largest network (which differs per conv type), so the variants compare on one scale."""
+    df = trials_frame(study)
+    df = df[df.status == "trained"]
+    points = np.column_stack([1 - df.accuracy.to_numpy(float), df.flops.to_numpy(float) / max_flops])
+    return normalised_hypervolume(points) if len(points) else 0.0
 
 
 def kernels(root: Path, data: str, epochs: int, subset_note: str) -> dict:
@@ -98,14 +113,16 @@ def main() -> None:
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}; resnet space, "
           f"stem pinned regular, <= {args.max_flops} FLOPs at 32x32, {trials} trained architectures per search, "
           f"{seeds} seeds, proxy {PROXY}\n")
-    print("| conv type of the blocks | hypervolume, median (range) | best accuracy, median | front size, median |")
-    print("|---|---|---|---|")
+    print("| conv type of the blocks | hypervolume (FLOPs over the budget), median (range) | best accuracy, median "
+          "| front size, median | architectures trained, per seed |")
+    print("|---|---|---|---|---|")
     for v in VARIANTS:
-        hv = [hypervolume(studies[(v, s)]) for s in range(seeds)]
+        hv = [budget_hypervolume(studies[(v, s)], max_flops) for s in range(seeds)]
         best = [pareto_front(studies[(v, s)]).accuracy.max() for s in range(seeds)]
         size = [len(pareto_front(studies[(v, s)])) for s in range(seeds)]
+        trained = [int((trials_frame(studies[(v, s)]).status == "trained").sum()) for s in range(seeds)]
         print(f"| {v} | {np.median(hv):.4f} ({min(hv):.4f} to {max(hv):.4f}) | {np.median(best):.4f} | "
-              f"{np.median(size):.0f} |")
+              f"{np.median(size):.0f} | {', '.join(map(str, trained))} |")
     print("\nconv types on the fronts of the all-types searches, by blocks (share on the front / among all trained):\n")
     shares = [op_shares(studies[("all", s)], "blocks") for s in range(seeds)]
     print("| conv type | front share, mean | all share, mean | enrichment, mean |\n|---|---|---|---|")
