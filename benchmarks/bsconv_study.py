@@ -7,10 +7,10 @@
    Reports the hypervolume of each and overlays the seed-0 fronts in ``docs/bsconv_fronts.png``, and the
    conv-type shares of the all-types searches' fronts (``bsnas front --by-op``).
 2. **Motivation** (are trained kernels correlated along the depth axis?): trains ResNet-20 with regular
-   convs with ``bsnas train`` (about 10 minutes on 2 cores) and runs the kernel analysis against the same
+   convs with ``bsnas train`` (about 5 minutes on 2 cores) and runs the kernel analysis against the same
    network at initialisation; writes ``docs/bsconv_kernels.png``.
 
-Run: ``python benchmarks/bsconv_study.py`` (about 45 minutes on 2 cores) or ``--quick`` (under 10 minutes).
+Run: ``python benchmarks/bsconv_study.py`` (about 25 minutes on 2 cores) or ``--quick`` (under 10 minutes).
 Searches are cached in ``runs/bsconv_study/`` so a rerun only does what is missing.
 """
 

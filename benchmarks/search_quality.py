@@ -13,7 +13,7 @@ and the searches never see them. Then each method's final front (seed 0, up to 3
 range) and the paper's baselines within the budget are trained with one longer recipe, the same for all,
 and scored on the held-out images.
 
-Run: ``python benchmarks/search_quality.py`` (about 55 minutes on 2 cores) or ``--quick`` (under 10 minutes).
+Run: ``python benchmarks/search_quality.py`` (about 60 minutes on 2 cores) or ``--quick`` (under 10 minutes).
 Searches are cached in ``runs/search_quality/``, so a rerun only does what is missing. Writes
 ``docs/search_quality.png`` and prints the README tables.
 """
