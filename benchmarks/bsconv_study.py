@@ -7,10 +7,10 @@
    Reports the hypervolume of each and overlays the seed-0 fronts in ``docs/bsconv_fronts.png``, and the
    conv-type shares of the all-types searches' fronts (``bsnas front --by-op``).
 2. **Motivation** (are trained kernels correlated along the depth axis?): trains ResNet-20 with regular
-   convs with ``bsnas train`` (about 5 minutes on 2 cores) and runs the kernel analysis against the same
+   convs with ``bsnas train`` for 7 epochs (about 10 minutes on 2 cores) and runs the kernel analysis against the same
    network at initialisation; writes ``docs/bsconv_kernels.png``.
 
-Run: ``python benchmarks/bsconv_study.py`` (about 25 minutes on 2 cores) or ``--quick`` (under 10 minutes).
+Run: ``python benchmarks/bsconv_study.py`` (about 30 minutes on 2 cores) or ``--quick`` (under 10 minutes).
 Searches are cached in ``runs/bsconv_study/`` so a rerun only does what is missing.
 """
 
@@ -82,7 +82,7 @@ def budget_hypervolume(study: optuna.Study, max_flops: int) -> float:
 def kernels(root: Path, data: str, epochs: int, subset_note: str) -> dict:
     run = root / "resnet20-regular"
     done = run / "record.json"
-    if not (done.exists() and bsnas.load_record(done).extra.get("metrics")):
+    if not (done.exists() and (bsnas.load_record(done).extra.get("metrics") or {}).get("epochs_run") == epochs):
         shutil.rmtree(run, ignore_errors=True)
         bsnas.train("cifar_resnet20", data=data, epochs=epochs, out=run)
     trained_model = bsnas.create_model(run)
@@ -99,8 +99,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=10, help="architectures trained per search")
     parser.add_argument("--max-flops", default="20M")
-    parser.add_argument("--kernel-epochs", type=int, default=3,
-                        help="epochs of the ResNet-20 for the kernels (3 fit about 10 minutes on 2 cores)")
+    parser.add_argument("--kernel-epochs", type=int, default=7,
+                        help="epochs of the ResNet-20 for the kernels (7 fit 10 minutes on 2 cores)")
     parser.add_argument("--out", default="runs/bsconv_study")
     parser.add_argument("--quick", action="store_true", help="1 seed, 3 trials, 1 kernel epoch")
     args = parser.parse_args()
