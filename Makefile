@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-slow lint bench setup
+.PHONY: run test test-slow lint bench setup browser
 
 $(BIN)/bsnas: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -32,3 +32,8 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_count.py
+
+# Chromium for the HTML plot test (tests/test_plots_browser.py skips without it); as root on Debian.
+# Never fails: without it that one test skips and says why.
+browser:
+	command -v chromium >/dev/null 2>&1 || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 || true
