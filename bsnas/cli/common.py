@@ -7,11 +7,16 @@ import json
 
 import pandas as pd
 
-__all__ = ["FORMATS", "add_data_args", "add_recipe_args", "described", "emit", "input_size_arg", "size_arg",
-           "split_size_arg"]
+__all__ = ["FORMATS", "add_data_args", "add_format_arg", "add_recipe_args", "described", "emit", "input_size_arg",
+           "size_arg", "split_size_arg"]
 
 #: ``--format`` values of commands that print a table.
 FORMATS = ("table", "json", "csv")
+
+
+def add_format_arg(p) -> None:
+    """``--format table|json|csv``, table by default: the same option on every command that prints data."""
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
 
 
 def emit(df: pd.DataFrame, fmt: str, extra: dict | None = None) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 from bsnas.arch.baselines import baseline, list_baselines
 from bsnas.arch.cost import count_stages
 from bsnas.arch.resolve import as_record
-from bsnas.cli.common import FORMATS, add_data_args, add_recipe_args, described, emit, input_size_arg
+from bsnas.cli.common import FORMATS, add_data_args, add_format_arg, add_recipe_args, described, emit, input_size_arg
 from bsnas.errors import BsnasError
 from bsnas.training.config import OPTIMIZERS
 
@@ -106,7 +106,6 @@ def cmd_proxy_check(args: argparse.Namespace) -> None:
 
 
 def _add_profile(sub) -> None:
-    fmt = {"choices": FORMATS, "default": "table", "help": "output format (default table)"}
     p = described(sub, "profile", "FLOPs, params and a per-stage table of one architecture",
                   "Count an architecture's FLOPs (fvcore's convention: one multiply-add is one FLOP) and "
                   "parameters exactly from its data, without building it, with a per-stage table. --verify "
@@ -116,12 +115,11 @@ def _add_profile(sub) -> None:
     p.add_argument("--num-classes", type=int, default=None, help="override the record's class count")
     p.add_argument("--input-size", type=input_size_arg, default=None, metavar="C,H,W", help="override the input size")
     p.add_argument("--verify", action="store_true", help="also build the model and count it with fvcore")
-    p.add_argument("--format", **fmt)
+    add_format_arg(p)
     p.set_defaults(func=cmd_profile)
 
 
 def _add_baselines(sub) -> None:
-    fmt = {"choices": FORMATS, "default": "table", "help": "output format (default table)"}
     p = described(sub, "baselines", "the BSConv paper's model families with FLOPs and params",
                   "List the reference zoo's networks that bsnas expresses as architecture data (plain and BSConv "
                   "variants), with exact FLOPs and params at their default input size.",
@@ -129,7 +127,7 @@ def _add_baselines(sub) -> None:
     p.add_argument("--filter", default="", help="only names containing this text")
     p.add_argument("--num-classes", type=int, default=None, help="count for this many classes (default: the "
                    "family's own, 10 for CIFAR)")
-    p.add_argument("--format", **fmt)
+    add_format_arg(p)
     p.set_defaults(func=cmd_baselines)
 
 
@@ -153,7 +151,6 @@ def _add_proxy(sub) -> None:
 
 
 def _add_proxy_check(sub) -> None:
-    fmt = {"choices": FORMATS, "default": "table", "help": "output format (default table)"}
     p = described(sub, "proxy-check", "rank correlation of the proxy against a longer reference budget",
                   "Train every architecture at a cheap proxy budget and at a longer reference budget on the same "
                   "validation split, and report Spearman and Kendall rank correlations with the cost ratios: "
@@ -167,7 +164,7 @@ def _add_proxy_check(sub) -> None:
     add_data_args(p)
     p.add_argument("--proxy", default="epochs=2", help="proxy budget, e.g. epochs=2,subset=5000,resolution=16")
     p.add_argument("--reference", default="epochs=20", help="reference budget, same keys")
-    p.add_argument("--format", **fmt)
+    add_format_arg(p)
     p.set_defaults(func=cmd_proxy_check)
 
 

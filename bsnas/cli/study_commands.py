@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bsnas.cli.common import FORMATS, add_data_args, add_recipe_args, described, emit, size_arg
+from bsnas.cli.common import FORMATS, add_data_args, add_format_arg, add_recipe_args, described, emit, size_arg
 from bsnas.errors import BsnasError
 from bsnas.results.export import FORMATS as EXPORT_FORMATS
 
@@ -216,7 +216,6 @@ def _add_train(sub) -> None:
 
 
 def _add_spaces(sub) -> None:
-    fmt = {"choices": FORMATS, "default": "table", "help": "output format (default table)"}
     p = described(sub, "spaces", "list search spaces: size, FLOPs and params range, parameter names",
                   "List the search spaces with the exact number of architectures and the exact smallest and "
                   "largest FLOPs and params (computed, not sampled), and the parameter names they expose.",
@@ -224,7 +223,7 @@ def _add_spaces(sub) -> None:
     p.add_argument("path", nargs="?", help="a space file or a folder of them (default: search_spaces/)")
     p.add_argument("--input-size", type=size_arg, default=None, metavar="H|C,H,W",
                    help="count FLOPs and params at this input size (default: each space's own input_size)")
-    p.add_argument("--format", **fmt)
+    add_format_arg(p)
     p.set_defaults(func=cmd_spaces)
 
 
