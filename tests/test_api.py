@@ -47,18 +47,25 @@ def test_search_front_export_and_train_mirror_the_cli(tmp_path):
     assert trained.extra["preprocessing"]["input_size"] == [1, 8, 8]
 
 
-def my_evaluation(model, data, trial):
-    """A user's own training loop: a few AdamW steps on the digits, then accuracy on its validation split."""
-    torch.manual_seed(0)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
-    x, y = data.normalize(data.train_x), data.train_y
+def train_steps(model, opt, x, y, epochs: int) -> list[float]:
+    """A plain hand-written loop, as a user would write one: batches of 64, cross-entropy; the losses."""
     model.train()
-    for _ in range(3):
+    losses = []
+    for _ in range(epochs):
         for i in range(0, len(y), 64):
             loss = torch.nn.functional.cross_entropy(model(x[i:i + 64]), y[i:i + 64])
             opt.zero_grad()
             loss.backward()
             opt.step()
+            losses.append(loss.item())
+    return losses
+
+
+def my_evaluation(model, data, trial):
+    """A user's own training loop: a few AdamW steps on the digits, then accuracy on its validation split."""
+    torch.manual_seed(0)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    train_steps(model, opt, data.normalize(data.train_x), data.train_y, epochs=3)
     model.eval()
     with torch.no_grad():
         acc = (model(data.normalize(data.val_x)).argmax(1) == data.val_y).float().mean().item()
@@ -118,15 +125,7 @@ def test_timm_conventions_and_fine_tuning_on_another_class_count(tmp_path):
     keep = data.train_y < 3  # fine-tune on three classes
     xs, ys = data.normalize(data.train_x[keep]), data.train_y[keep]
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    model.train()
-    losses = []
-    for _ in range(10):
-        for i in range(0, len(ys), 64):
-            loss = torch.nn.functional.cross_entropy(model(xs[i:i + 64]), ys[i:i + 64])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
+    losses = train_steps(model, opt, xs, ys, epochs=10)
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
     for spec in ("cifar_resnet20_bsconvu", bsnas.baseline("cifar_resnet20").arch_string):
         assert bsnas.create_model(spec, num_classes=7, in_chans=1)(torch.zeros(1, 1, 32, 32)).shape == (1, 7)
