@@ -207,3 +207,19 @@ def test_augmentation_shapes_and_semantics():
     a = augment_batch(x, 2, True, torch.Generator().manual_seed(5))
     b = augment_batch(x, 2, True, torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
+
+
+def test_training_subset_is_stratified_seeded_and_drawn_once(monkeypatch):
+    import bsnas.data.split as split
+
+    data = load_data("digits")
+    expected = split.stratified_subset(data.train_y.numpy(), 300, 4)
+    calls = []
+    real = split.stratified_subset
+    monkeypatch.setattr(split, "stratified_subset", lambda *a: calls.append(a) or real(*a))
+    first = data.train_subset(300, 4)
+    assert np.array_equal(first.numpy(), expected) and len(calls) == 1
+    assert data.train_subset(300, 4) is first and len(calls) == 1  # kept, not drawn again
+    assert not torch.equal(data.train_subset(300, 5), first) and len(calls) == 2
+    assert np.bincount(data.train_y[first].numpy(), minlength=10).min() >= 29  # ~1/6 of every class
+    assert data.with_val_subset(100).train_subset(300, 4) is not first  # a new view keeps its own draws

@@ -170,3 +170,17 @@ def test_proxy_check_on_random_samples_of_a_space(capsys):
     assert len(rows) == 3 and len({r["arch"] for r in rows}) == 3
     assert main(["proxy-check", "--random", "3"]) == 1
     assert "--random needs --space" in capsys.readouterr().err
+
+
+def test_trainer_trains_on_the_data_s_stratified_subset(digits):
+    trainer = Trainer(TINY, digits, ProxyConfig(epochs=1, subset=400, seed=3), torch.device("cpu"))
+    assert torch.equal(trainer.y, digits.train_y[digits.train_subset(400, 3)])
+
+
+def test_evaluation_does_not_depend_on_the_batch_size(digits):
+    model = bsnas.build_model(TINY, digits.num_classes, in_channels=1)
+    by_size = [engine_module.evaluate(model, digits, digits.val_x, digits.val_y, batch_size=b) for b in (7, 256, None)]
+    assert by_size[0][0] == by_size[1][0] == by_size[2][0]
+    assert by_size[0][1] == pytest.approx(by_size[1][1], rel=1e-5) == by_size[2][1]
+    assert engine_module.eval_batch_size(torch.device("cpu")) == 256
+    assert engine_module.eval_batch_size(torch.device("cuda", 0)) == 1024

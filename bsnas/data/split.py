@@ -9,7 +9,7 @@ as uint8 tensors on the training device.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -49,6 +49,7 @@ class ProxyData:
     #: (C, H, W) of the images as read, before ``resolution`` resized them for training.
     native_size: tuple[int, int, int] | None = None
     pixel_max: int = 255
+    _subsets: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def preprocessing(self) -> dict:
         """What a deployed model must do to an image first, as plain data for records and exports:
@@ -74,6 +75,18 @@ class ProxyData:
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return (x.float() - self.mean) / self.std
+
+    def train_subset(self, n: int, seed: int) -> torch.Tensor:
+        """Positions of a stratified, seeded subset of ``n`` training images, on the data's device.
+
+        Drawn once per ``(n, seed)`` and kept: a search trains every trial on the same subset, and drawing
+        it costs about a tenth of a second on CIFAR-10's 40,000 training labels.
+        """
+        key = (n, seed)
+        if key not in self._subsets:
+            chosen = stratified_subset(self.train_y.cpu().numpy(), n, seed)
+            self._subsets[key] = torch.from_numpy(chosen).to(self.train_y.device)
+        return self._subsets[key]
 
     def with_val_subset(self, n: int | None, seed: int = 0) -> ProxyData:
         """The same data scored on a stratified, seeded subset of ``n`` validation images (all when None)."""

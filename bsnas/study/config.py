@@ -22,6 +22,7 @@ from bsnas.files import check_name, is_safe_name
 from bsnas.nni.strategy import NNI_SAMPLERS
 from bsnas.study import fidelity
 from bsnas.study.fidelity import FIDELITIES
+from bsnas.study.tpe import SnapshotTPESampler
 from bsnas.training.config import ProxyConfig
 from bsnas.training.engine import resolve_device
 
@@ -254,7 +255,7 @@ def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
     """An Optuna sampler by name (see :data:`SAMPLERS`), seeded. The ``nni-*`` names choose architectures
     through an NNI strategy instead (:mod:`bsnas.study.nni_driver`); their study gets a random sampler."""
     if name == "tpe":
-        return optuna.samplers.TPESampler(multivariate=True, group=True, constant_liar=True, seed=seed)
+        return SnapshotTPESampler(multivariate=True, group=True, constant_liar=True, seed=seed)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
     if name == "gp":

@@ -16,15 +16,15 @@ from bsnas.arch.resolve import as_record
 from bsnas.arch.spec import Arch
 from bsnas.arch.tally import activation_count, stage_costs
 from bsnas.data.augment import augment_batch
-from bsnas.data.split import ProxyData, stratified_subset
+from bsnas.data.split import ProxyData
 from bsnas.errors import BsnasError
 from bsnas.files import free_memory
 from bsnas.nn.layers import reg_loss, regularized_modules
 from bsnas.nn.model import build_model
 from bsnas.training.config import ProxyConfig
 
-__all__ = ["Trainer", "available_memory", "check_memory", "evaluate", "progress_bar", "resolve_device",
-           "training_memory"]
+__all__ = ["Trainer", "available_memory", "check_memory", "eval_batch_size", "evaluate", "progress_bar",
+           "resolve_device", "training_memory"]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -84,10 +84,18 @@ def _scheduler(opt: torch.optim.Optimizer, cfg: ProxyConfig, steps: int):
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
+def eval_batch_size(device: torch.device) -> int:
+    """Images per forward pass when scoring: 256 on the CPU, where larger batches overflow the caches and
+    run slower (``python benchmarks/eval_batch.py``), 1024 on an accelerator."""
+    return 256 if device.type == "cpu" else 1024
+
+
 @torch.inference_mode()
 def evaluate(model: nn.Module, data: ProxyData, x: torch.Tensor, y: torch.Tensor,
-             channels_last: bool = True, batch_size: int = 1000, amp: str | None = None) -> tuple[float, float]:
-    """(accuracy, mean cross-entropy) of ``model`` on uint8 images ``x``."""
+             channels_last: bool = True, batch_size: int | None = None, amp: str | None = None) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of ``model`` on uint8 images ``x``, ``batch_size`` images at a time
+    (default: :func:`eval_batch_size`)."""
+    batch_size = batch_size or eval_batch_size(x.device)
     model.eval()
     correct, loss = 0, 0.0
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -125,7 +133,7 @@ class Trainer:
             if config.subset > len(self.y):
                 raise BsnasError(f"subset {config.subset} is larger than the {len(self.y)} training images; "
                                  f"use --subset {len(self.y)} or less")
-            idx = torch.from_numpy(stratified_subset(self.y.cpu().numpy(), config.subset, config.seed)).to(device)
+            idx = data.train_subset(config.subset, config.seed).to(device)
             self.x, self.y = self.x[idx], self.y[idx]
         self.batch = min(config.batch_size, len(self.y))
         self.steps_per_epoch = max(1, len(self.y) // self.batch)
