@@ -1,9 +1,12 @@
 """What sampling one architecture costs with Optuna's TPE and with bsnas's snapshot TPE, on SQLite.
 
-Both samplers (``multivariate=True, group=True, constant_liar=True``, the same seed) sample the ``resnet``
+Three ways (``multivariate=True, group=True, constant_liar=True``, the same seed) sample the ``resnet``
 space in their own SQLite study, side by side in one process, one trial each in turn, with the same
-made-up objective values; reports milliseconds per trial (from ``ask`` to the last parameter) over
-windows of trials, and whether the two chose the same architectures.
+made-up objective values: Optuna's ``TPESampler`` with ``sample_arch`` (each parameter its own commit),
+bsnas's ``SnapshotTPESampler`` with ``sample_arch``, and ``SnapshotTPESampler`` with ``sample_and_store``
+(the sampler's joint choices stored in one transaction, what a search does). Reports milliseconds per
+trial (from ``ask`` to the last parameter) over windows of trials, and whether all chose the same
+architectures.
 
 Run: ``python benchmarks/tpe_sampling.py [--trials 60]`` (under a minute on 2 cores).
 """
@@ -24,8 +27,11 @@ from bsnas.space.choices import sample_arch
 from bsnas.space.schema import load_space
 from bsnas.study.storage import open_storage
 from bsnas.study.tpe import SnapshotTPESampler
+from bsnas.study.writes import sample_and_store
 
-SAMPLERS = {"optuna TPESampler": optuna.samplers.TPESampler, "bsnas SnapshotTPESampler": SnapshotTPESampler}
+WAYS = {"optuna TPESampler, sample_arch": (optuna.samplers.TPESampler, sample_arch),
+        "bsnas SnapshotTPESampler, sample_arch": (SnapshotTPESampler, sample_arch),
+        "bsnas SnapshotTPESampler, sample_and_store (a search)": (SnapshotTPESampler, sample_and_store)}
 
 
 def main() -> None:
@@ -40,7 +46,7 @@ def main() -> None:
         studies = {name: optuna.create_study(
             storage=open_storage(f"sqlite:///{tmp}/{i}.db"), directions=["maximize", "minimize"],
             sampler=cls(multivariate=True, group=True, constant_liar=True, seed=0))
-            for i, (name, cls) in enumerate(SAMPLERS.items())}
+            for i, (name, (cls, _)) in enumerate(WAYS.items())}
         ms = {name: [] for name in studies}
         chosen = {name: [] for name in studies}
         for i in range(args.trials):
@@ -48,7 +54,7 @@ def main() -> None:
             for name, study in studies.items():
                 start = time.perf_counter()
                 trial = study.ask()
-                sample_arch(trial, space)
+                WAYS[name][1](trial, space)
                 ms[name].append(1000 * (time.perf_counter() - start))
                 chosen[name].append(trial.params)
                 study.tell(trial, values)
@@ -60,7 +66,7 @@ def main() -> None:
     print("|---|" + "---|" * len(windows))
     for name in studies:
         print(f"| {name} | " + " | ".join(f"{np.median(ms[name][lo:hi]):.1f}" for lo, hi in windows) + " |")
-    print(f"\nsame architectures from both: {same}")
+    print(f"\nsame architectures from all: {same}")
 
 
 if __name__ == "__main__":

@@ -37,12 +37,12 @@ from bsnas.arch.spec import Arch
 from bsnas.data.split import ProxyData
 from bsnas.errors import BsnasError
 from bsnas.nn.model import build_model
-from bsnas.space.choices import sample_arch
 from bsnas.space.schema import SearchSpace
 from bsnas.study.bookkeeping import TRAINING_FAILURE, Rules, is_stale, steps_back, summarize
 from bsnas.study.config import SearchConfig
 from bsnas.study.liveness import Heartbeat, mark_dead
 from bsnas.study.rung_training import RungTraining
+from bsnas.study.writes import sample_and_store, set_user_attrs
 from bsnas.training.proxy import train_proxy
 
 __all__ = ["Objective", "SearchContext", "trained_trials"]
@@ -87,12 +87,10 @@ class Objective:
         except optuna.TrialPruned:
             raise
         except KeyboardInterrupt:
-            trial.set_user_attr("fail_reason", "interrupted")
-            trial.set_user_attr("fail_kind", "interrupted")
+            set_user_attrs(trial, {"fail_reason": "interrupted", "fail_kind": "interrupted"})
             raise
         except Exception as err:
-            trial.set_user_attr("fail_reason", f"{type(err).__name__}: {err}"[:2000])
-            trial.set_user_attr("fail_kind", TRAINING_FAILURE)
+            set_user_attrs(trial, {"fail_reason": f"{type(err).__name__}: {err}"[:2000], "fail_kind": TRAINING_FAILURE})
             raise
 
     def _values(self, acc: float, flops: int, params: int) -> tuple[float, ...]:
@@ -101,7 +99,7 @@ class Objective:
 
     def _run(self, trial: optuna.Trial) -> tuple[float, ...]:
         ctx = self.ctx
-        arch = sample_arch(trial, ctx.space)
+        arch = sample_and_store(trial, ctx.space)
         text = encode_arch(arch)
         flops, params = count(arch, ctx.cost_size, ctx.num_classes)
         attrs = {"arch": text, "flops": flops, "params": params, "conv_mix": arch.conv_mix(), "seed": self.cfg.seed,
@@ -112,16 +110,16 @@ class Objective:
                 trial.set_constraint(name, value - limit)
                 feasible &= value <= limit
         if not feasible:
-            _set(trial, {**attrs, "status": "infeasible"})
+            set_user_attrs(trial, {**attrs, "status": "infeasible"})
             return self._values(0.0, flops, params)
         earlier = self._claim(trial, text, attrs)
         if earlier is not None:
-            _set(trial, {**attrs, **{k: earlier.user_attrs.get(k) for k in RESULT_KEYS}, "status": "reused",
+            set_user_attrs(trial, {**attrs, **{k: earlier.user_attrs.get(k) for k in RESULT_KEYS}, "status": "reused",
                          "reused_from": earlier.number})
             return self._values(earlier.user_attrs["accuracy"], flops, params)
         with Heartbeat(trial.study, trial._trial_id):
             outcome = self._train(trial, arch, text, flops, params)
-        _set(trial, outcome)
+        set_user_attrs(trial, outcome)
         return self._values(outcome["accuracy"], flops, params)
 
     def _train(self, trial: optuna.Trial, arch: Arch, text: str, flops: int, params: int) -> dict:
@@ -177,7 +175,7 @@ class Objective:
                     if steps_back([summarize(t) for t in trials], trial.number, ctx.rules, now):
                         trial.set_user_attr("status", "surplus")
                         raise optuna.TrialPruned("the study already has enough trained or running trials")
-                    _set(trial, {**attrs, "status": "training"})
+                    set_user_attrs(trial, {**attrs, "status": "training"})
                     return None
             time.sleep(ctx.poll)  # another worker trains this architecture right now: wait for its result
             interrupt.check()
@@ -186,7 +184,3 @@ class Objective:
 def _name(fn: Callable) -> str:
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
 
-
-def _set(trial: optuna.Trial, attrs: dict) -> None:
-    for key, value in attrs.items():
-        trial.set_user_attr(key, value)
