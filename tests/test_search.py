@@ -252,3 +252,27 @@ def test_storage_passwords_are_masked():
     assert mask_url("postgresql+psycopg://bob:hunter2@db.example:5432/nas") == "postgresql+psycopg://bob:***@db.example:5432/nas"
     assert mask_url("postgresql://bob:p@ss@host/db?password=x&sslmode=y") == "postgresql://bob:***@host/db?password=***&sslmode=y"
     assert mask_url("runs/x/study.log") == "runs/x/study.log" and mask_url("sqlite:////a/b.db") == "sqlite:////a/b.db"
+
+
+def test_the_database_check_waits_for_a_process_creating_the_file(tmp_path):
+    """Another process holds the storage lock while its new database file is still empty: opening waits
+    for it instead of refusing the half-made file."""
+    import threading
+
+    from bsnas.study.storage import storage_lock
+
+    db = tmp_path / "study.db"
+    url = f"sqlite:///{db}"
+    opened = []
+    with storage_lock(url):
+        db.touch()  # what the other process has made so far
+        opener = threading.Thread(target=lambda: opened.append(open_storage(url)))
+        opener.start()
+        opener.join(timeout=1.0)
+        assert opener.is_alive() and not opened  # waiting on the lock, not refusing the empty file
+        optuna.create_study(storage=optuna.storages.RDBStorage(url), study_name="other")  # the other finishes
+    opener.join(timeout=30)
+    assert opened and [s.study_name for s in opened[0].get_all_studies()] == ["other"]
+    db.write_bytes(b"")
+    with pytest.raises(SearchError, match="empty"):  # an empty file nobody is making is still refused
+        open_storage(url)

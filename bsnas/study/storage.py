@@ -162,15 +162,19 @@ def open_storage(url: str, writing: bool = True) -> optuna.storages.BaseStorage:
         raise SearchError(f"storage {mask_url(url)!r} is neither a database URL (sqlite:///..., postgresql://...) "
                           f"nor a JournalFile path ending in .log; fix --storage or ${STORAGE_ENV}")
     sqlite = _sqlite_path(url)
-    if sqlite is not None:
-        _check_sqlite(sqlite, writing)
-        if not sqlite.parent.is_dir():
-            raise SearchError(f"storage {mask_url(url)!r}: folder {str(sqlite.parent)!r} does not exist")
+    if sqlite is not None and not sqlite.parent.is_dir():
+        raise SearchError(f"storage {mask_url(url)!r}: folder {str(sqlite.parent)!r} does not exist")
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     try:
-        with storage_lock(url), warnings.catch_warnings():  # two processes may create the schema at once
+        # Under the lock: two processes may create the schema at once, and the check must not see the
+        # empty file that another process is filling in.
+        with storage_lock(url), warnings.catch_warnings():
+            if sqlite is not None:
+                _check_sqlite(sqlite, writing)
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
+    except SearchError:
+        raise
     except ImportError as err:
         raise SearchError(f"storage {mask_url(url)!r} needs a database driver ({err}); for PostgreSQL install "
                           "bsnas[postgres]") from None
