@@ -44,6 +44,7 @@ def test_search_trains_n_architectures_and_stores_everything(tmp_path):
     for t in trained:
         a = t.user_attrs
         assert {"arch", "flops", "params", "accuracy", "proxy", "seed", "train_time", "images_per_sec"} <= set(a)
+        assert 0 < a["eval_time"] < (t.datetime_complete - t.datetime_start).total_seconds() - a["train_time"]
         assert t.values == [a["accuracy"], float(a["flops"])]
         assert a["proxy"]["epochs"] == 1 and a["proxy"]["train_images"] == 256
 

@@ -97,6 +97,7 @@ def test_asha_judges_every_trial_at_its_rungs_exactly_as_the_rule_says(asha):
         assert reached == list(cfg.rungs[:len(reached)]) and a["rung"] == reached[-1] == a["epochs_run"]
         assert a["accuracy"] == a[rung_key(reached[-1])] and a["status"] == ("trained" if reached[-1] == 4 else
                                                                               "stopped")
+        assert 0 < a["eval_time"] < a["train_time"]  # scored at each rung reached
         for r in reached[:-1] + ([] if a["status"] == "trained" else reached[-1:]):
             if r == cfg.rungs[-1]:
                 continue

@@ -48,7 +48,7 @@ from bsnas.training.proxy import train_proxy
 __all__ = ["Objective", "SearchContext", "trained_trials"]
 
 #: What a reused duplicate copies from the trial that trained its architecture.
-RESULT_KEYS = ("accuracy", "val_loss", "train_time", "images_per_sec", "epochs_run", "proxy", "rung")
+RESULT_KEYS = ("accuracy", "val_loss", "train_time", "eval_time", "images_per_sec", "epochs_run", "proxy", "rung")
 Lock = Callable[[], contextlib.AbstractContextManager]
 
 
@@ -135,9 +135,10 @@ class Objective:
             raise BsnasError(f"training diverged: {result.diverged}")
         train_flops = count(arch, ctx.data.input_size, ctx.num_classes).flops
         return {"accuracy": result.val_acc, "val_loss": result.val_loss, "train_time": round(result.train_time, 3),
-                "images_per_sec": round(result.images_per_sec, 1), "epochs_run": result.epochs_run,
-                "rung": result.epochs_run, "proxy": result.settings, "images_seen": result.images_seen,
-                "train_flops": 3 * train_flops * result.images_seen, "status": status}
+                "eval_time": round(result.eval_time, 3), "images_per_sec": round(result.images_per_sec, 1),
+                "epochs_run": result.epochs_run, "rung": result.epochs_run, "proxy": result.settings,
+                "images_seen": result.images_seen, "train_flops": 3 * train_flops * result.images_seen,
+                "status": status}
 
     def _evaluate_by_user(self, trial: optuna.Trial, arch: Arch) -> dict:
         """The user's own training and evaluation: ``evaluate(model, data, trial)`` returns the accuracy."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import time
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,14 @@ class RungTraining:
             accs = {int(k): float(v) for k, v in state["rung_accs"].items()}
             self.trial.set_user_attr("resumed_from_epoch", trainer.epoch)
         acc, loss, train_loss = float("nan"), None, float("nan")
+        scoring = [0.0]  # seconds spent scoring the validation images, over all rungs
+
+        def score() -> tuple[float, float]:
+            start = time.perf_counter()
+            result = trainer.evaluate(ctx.data.val_x, ctx.data.val_y)
+            scoring[0] += time.perf_counter() - start
+            return result
+
         for epochs in cfg.rungs:
             if epochs in accs and trainer.epoch > epochs:  # judged, and promoted, before the retry
                 self.trial.set_user_attr(rung_key(epochs), accs[epochs])
@@ -65,7 +74,7 @@ class RungTraining:
             if epochs in accs:  # the checkpoint was taken at this very rung
                 acc, loss = accs[epochs], None
             else:
-                acc, loss = trainer.evaluate(ctx.data.val_x, ctx.data.val_y)
+                acc, loss = score()
             accs[epochs] = acc
             self.trial.set_user_attr(rung_key(epochs), acc)
             if epochs == cfg.rungs[-1]:
@@ -78,12 +87,13 @@ class RungTraining:
                 break
         self._forget()
         if loss is None:
-            loss = trainer.evaluate(ctx.data.val_x, ctx.data.val_y)[1]
+            loss = score()[1]
         settings = {"data": ctx.data.spec, "input_size": list(ctx.data.input_size), "train_images": len(trainer.y),
                     "val_images": len(ctx.data.val_y), "rungs": list(cfg.rungs), "eta": cfg.eta,
                     **dataclasses.asdict(config), "device": str(device)}
         return ProxyResult(acc, loss, train_loss, trainer.epoch, trainer.train_time,
-                           trainer.seen / max(trainer.train_time, 1e-9), settings=settings, images_seen=trainer.seen)
+                           trainer.seen / max(trainer.train_time, 1e-9), settings=settings, images_seen=trainer.seen,
+                           eval_time=scoring[0])
 
     def _forget(self) -> None:
         self.checkpoint.unlink(missing_ok=True)
