@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-MODES = {"rollback journal (SQLite's default)": "DELETE", "write-ahead log (bsnas)": "WAL"}
+MODES = {"rollback journal (SQLite's default, bsnas)": "DELETE", "write-ahead log": "WAL"}
 
 
 def ms_per_commit(path: Path, journal_mode: str, commits: int) -> float:
