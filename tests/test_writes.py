@@ -3,6 +3,7 @@ one write per item elsewhere, the same values either way."""
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import optuna
@@ -81,13 +82,19 @@ def _tpe_study(storage, seed: int = 5) -> optuna.Study:
     return optuna.create_study(storage=storage, sampler=sampler, directions=["maximize", "minimize"])
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+@pytest.mark.parametrize("kind", ["sqlite", "journal", "postgres"])
 def test_sample_and_store_samples_what_sample_arch_samples(tmp_path, kind):
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     space = load_space("resnet")
-    url = {"sqlite": "sqlite:///{}.db", "journal": "{}.log"}[kind]
-    ours, theirs = (_tpe_study(open_storage(url.format(tmp_path / name))) for name in ("ours", "theirs"))
+    if kind == "postgres":
+        url = os.environ.get("BSNAS_TEST_POSTGRES_URL")
+        if not url:
+            pytest.skip("no PostgreSQL server: set BSNAS_TEST_POSTGRES_URL (bash .ci/run installs and starts one)")
+        ours, theirs = _tpe_study(open_storage(url)), _tpe_study(open_storage(url))  # two new studies there
+    else:
+        url = {"sqlite": "sqlite:///{}.db", "journal": "{}.log"}[kind]
+        ours, theirs = (_tpe_study(open_storage(url.format(tmp_path / name))) for name in ("ours", "theirs"))
     for i in range(8):
         a, b = ours.ask(), theirs.ask()
         assert encode_arch(sample_and_store(a, space)) == encode_arch(sample_arch(b, space))
