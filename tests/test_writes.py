@@ -136,3 +136,24 @@ def test_an_enqueued_trial_keeps_its_parameters(tmp_path):
     trial = study.ask()
     sample_and_store(trial, space)
     assert trial.params == first
+
+
+def test_an_optuna_with_other_internals_gets_optuna_s_own_path(tmp_path, monkeypatch):
+    import bsnas.study.writes as writes
+
+    assert writes._internals_match()  # the installed Optuna: the grouped path is the one tested above
+    monkeypatch.setattr(writes, "_INTERNALS_MATCH", False)
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    study, space = _tpe_study(storage), load_space("resnet")
+    commits = _write_commits(storage.engine)
+    for i in range(5):
+        trial = study.ask()
+        sample_and_store(trial, space)
+        study.tell(trial, [i / 5, float(i)])
+    trial = study.ask()
+    commits.clear()
+    sample_and_store(trial, space)
+    assert len(commits) >= len(trial.params) > 10  # one commit per parameter, as Optuna writes them
+    commits.clear()
+    set_user_attrs(trial, GROUP)
+    assert len(commits) == len(GROUP) and study.get_trials()[-1].user_attrs == GROUP

@@ -36,9 +36,9 @@ class _StudySnapshot:
         return getattr(self._study, name)
 
     def _get_trials(self, deepcopy: bool = True, states: Container[TrialState] | None = None,
-                    use_cache: bool = False) -> list[FrozenTrial]:
-        if deepcopy:  # TPE never asks for copies; anyone who does gets the study's own answer
-            return self._study._get_trials(deepcopy, states, use_cache)
+                    use_cache: bool = False, **other: Any) -> list[FrozenTrial]:
+        if deepcopy or other:  # TPE asks for neither; whoever does gets the study's own answer
+            return self._study._get_trials(deepcopy, states, use_cache, **other)
         if self._trials is None:
             self._trials = self._study._get_trials(deepcopy=False)
         return self._trials if states is None else [t for t in self._trials if t.state in states]

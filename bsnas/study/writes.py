@@ -23,6 +23,7 @@ for, gets Optuna's one-write-per-item path, with the same result.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import optuna
@@ -40,17 +41,33 @@ except ImportError:  # pragma: no cover - another Optuna layout
 
 __all__ = ["sample_and_store", "set_user_attrs"]
 
-_RDB_METHODS = ("_set_trial_attr_without_commit", "_set_trial_param_without_commit", "scoped_session")
-# Looked up on the class: reading the relative_params property of a trial would run its sampler.
-_TRIAL_OK = all(hasattr(optuna.Trial, name) for name in ("_is_relative_param", "relative_params"))
+#: The Optuna internals used here, with the parameters this module passes, in order.
+_RDB_WRITES = {"_set_trial_attr_without_commit": ("self", "session", "model_cls", "trial_id", "key", "value"),
+               "_set_trial_param_without_commit": ("self", "session", "trial_id", "param_name",
+                                                   "param_value_internal", "distribution", "previous_distribution")}
+
+
+def _internals_match() -> bool:
+    """Whether this Optuna has the internals, with the signatures, this module was written for."""
+    if _create_scoped_session is None:
+        return False
+    for name, params in _RDB_WRITES.items():
+        method = getattr(optuna.storages.RDBStorage, name, None)
+        if method is None or tuple(inspect.signature(method).parameters) != params:
+            return False
+    # Looked up on the class: reading the relative_params property of a trial would run its sampler.
+    return all(hasattr(optuna.Trial, name) for name in ("_is_relative_param", "relative_params"))
+
+
+_INTERNALS_MATCH = _internals_match()
 
 
 def _rdb(trial: optuna.Trial) -> optuna.storages.RDBStorage | None:
     """The RDB storage behind ``trial`` when one transaction can write for it, else None."""
     backend = getattr(trial.storage, "_backend", trial.storage)  # Optuna wraps an RDB storage in a cache
-    usable = (_create_scoped_session is not None and isinstance(backend, optuna.storages.RDBStorage)
-              and all(hasattr(backend, m) for m in _RDB_METHODS) and _TRIAL_OK
-              and hasattr(trial, "_cached_frozen_trial") and hasattr(trial, "_trial_id"))
+    usable = (_INTERNALS_MATCH and isinstance(backend, optuna.storages.RDBStorage)
+              and hasattr(backend, "scoped_session") and hasattr(trial, "_cached_frozen_trial")
+              and hasattr(trial, "_trial_id"))
     return backend if usable else None
 
 
