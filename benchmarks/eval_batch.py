@@ -5,7 +5,8 @@ freshly built networks of the ``resnet`` space under 20 MFLOPs, at each batch si
 best of ``--repeats`` per network and size), and reports the median over networks of the seconds per
 scoring and the ratio to bsnas's CPU default.
 
-Run: ``python benchmarks/eval_batch.py [--networks 6]`` (about a minute on 2 cores).
+Run: ``python benchmarks/eval_batch.py [--networks 6]`` (about a minute on 2 cores); ``--quick``: 2 networks,
+best of 1.
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ def main() -> None:
     parser.add_argument("--data", default=DATA)
     parser.add_argument("--networks", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="2 networks, best of 1: a smoke check")
     args = parser.parse_args()
+    if args.quick:
+        args.networks, args.repeats = 2, 1
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     torch.set_num_threads(os.cpu_count() or 1)
     data = load_data(args.data, resolution=16).with_val_subset(2000)

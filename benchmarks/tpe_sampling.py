@@ -8,7 +8,7 @@ bsnas's ``SnapshotTPESampler`` with ``sample_arch``, and ``SnapshotTPESampler`` 
 trial (from ``ask`` to the last parameter) over windows of trials, and whether all chose the same
 architectures.
 
-Run: ``python benchmarks/tpe_sampling.py [--trials 60]`` (under a minute on 2 cores).
+Run: ``python benchmarks/tpe_sampling.py [--trials 60]`` (under a minute on 2 cores); ``--quick``: 20 trials.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=60)
     parser.add_argument("--window", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="20 trials: a smoke check")
     args = parser.parse_args()
+    if args.quick:
+        args.trials, args.window = 20, 10
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     space = load_space("resnet")

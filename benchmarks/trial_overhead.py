@@ -9,7 +9,7 @@ validation images (the trial's ``eval_time``). The time before that window (load
 the study, the first trained trial with its one-off costs) is reported apart, as start-up.
 
 Run: ``python benchmarks/trial_overhead.py [--trials 20]`` on a quiet machine (about 6 minutes on 2 cores);
-``--quick`` runs 6 trials (about 2 minutes).
+``--quick`` runs 6 trials (about a minute).
 """
 
 from __future__ import annotations

@@ -79,8 +79,8 @@ class ProxyData:
     def train_subset(self, n: int, seed: int) -> torch.Tensor:
         """Positions of a stratified, seeded subset of ``n`` training images, on the data's device.
 
-        Drawn once per ``(n, seed)`` and kept: a search trains every trial on the same subset, and drawing
-        it costs about a tenth of a second on CIFAR-10's 40,000 training labels.
+        Drawn once per ``(n, seed)`` and kept: a search trains every trial on the same subset, and need not
+        draw it again for each one.
         """
         key = (n, seed)
         if key not in self._subsets:

@@ -114,8 +114,8 @@ class Objective:
             return self._values(0.0, flops, params)
         earlier = self._claim(trial, text, attrs)
         if earlier is not None:
-            set_user_attrs(trial, {**attrs, **{k: earlier.user_attrs.get(k) for k in RESULT_KEYS}, "status": "reused",
-                         "reused_from": earlier.number})
+            set_user_attrs(trial, {**attrs, **{k: earlier.user_attrs.get(k) for k in RESULT_KEYS},
+                                   "status": "reused", "reused_from": earlier.number})
             return self._values(earlier.user_attrs["accuracy"], flops, params)
         with Heartbeat(trial.study, trial._trial_id):
             outcome = self._train(trial, arch, text, flops, params)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import time
 from pathlib import Path
 
 import numpy as np
@@ -53,14 +52,6 @@ class RungTraining:
             accs = {int(k): float(v) for k, v in state["rung_accs"].items()}
             self.trial.set_user_attr("resumed_from_epoch", trainer.epoch)
         acc, loss, train_loss = float("nan"), None, float("nan")
-        scoring = [0.0]  # seconds spent scoring the validation images, over all rungs
-
-        def score() -> tuple[float, float]:
-            start = time.perf_counter()
-            result = trainer.evaluate(ctx.data.val_x, ctx.data.val_y)
-            scoring[0] += time.perf_counter() - start
-            return result
-
         for epochs in cfg.rungs:
             if epochs in accs and trainer.epoch > epochs:  # judged, and promoted, before the retry
                 self.trial.set_user_attr(rung_key(epochs), accs[epochs])
@@ -74,7 +65,7 @@ class RungTraining:
             if epochs in accs:  # the checkpoint was taken at this very rung
                 acc, loss = accs[epochs], None
             else:
-                acc, loss = score()
+                acc, loss = trainer.evaluate(ctx.data.val_x, ctx.data.val_y)
             accs[epochs] = acc
             self.trial.set_user_attr(rung_key(epochs), acc)
             if epochs == cfg.rungs[-1]:
@@ -87,13 +78,13 @@ class RungTraining:
                 break
         self._forget()
         if loss is None:
-            loss = score()[1]
+            loss = trainer.evaluate(ctx.data.val_x, ctx.data.val_y)[1]
         settings = {"data": ctx.data.spec, "input_size": list(ctx.data.input_size), "train_images": len(trainer.y),
                     "val_images": len(ctx.data.val_y), "rungs": list(cfg.rungs), "eta": cfg.eta,
                     **dataclasses.asdict(config), "device": str(device)}
         return ProxyResult(acc, loss, train_loss, trainer.epoch, trainer.train_time,
                            trainer.seen / max(trainer.train_time, 1e-9), settings=settings, images_seen=trainer.seen,
-                           eval_time=scoring[0])
+                           eval_time=trainer.eval_time)
 
     def _forget(self) -> None:
         self.checkpoint.unlink(missing_ok=True)

@@ -3,9 +3,9 @@
 bsnas samples with ``TPESampler(multivariate=True, group=True, constant_liar=True)``: grouped, because a
 space's parameters are conditional (a BSConv-S block has a ``p``, a regular one does not); constant liar,
 because several workers share a study. With both, TPE samples each group of parameters on its own and
-re-reads every trial from the storage for each group, since the liar must see the running trials. A
-trial of the ``resnet`` space has about 17 groups, so it read the study 17 times, each time an SQL
-query on an RDB storage (``python benchmarks/tpe_sampling.py`` measures what that costs).
+re-reads every trial from the storage for each group, since the liar must see the running trials: a
+conditional space makes many groups, and each read is an SQL query on an RDB storage
+(``python benchmarks/tpe_sampling.py`` measures what that costs).
 
 :class:`SnapshotTPESampler` hands TPE a view of the study whose trials are read once, when the trial's
 relative sampling starts, and reused for its groups. The trials cannot change between the groups except

@@ -150,6 +150,7 @@ class Trainer:
         self.pad = config.pad if config.pad is not None else max(1, size[1] // 8)
         self.gen = torch.Generator().manual_seed(config.seed)
         self.epoch, self.seen, self.train_time = 0, 0, 0.0
+        self.eval_time = 0.0  # seconds in evaluate(), over all its calls
 
     def run_epoch(self, bar=None) -> tuple[float, str | None]:
         """Train one epoch; return (mean training loss, divergence reason or None)."""
@@ -188,7 +189,10 @@ class Trainer:
         return loss_sum / self.steps_per_epoch, None
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-        return evaluate(self.model, self.data, x, y, self.config.channels_last, amp=self.config.amp)
+        start = time.perf_counter()
+        result = evaluate(self.model, self.data, x, y, self.config.channels_last, amp=self.config.amp)
+        self.eval_time += time.perf_counter() - start
+        return result
 
     def state_dict(self) -> dict:
         """Everything the next epoch depends on, dropout's random state included (tensors and numbers only)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 
 from bsnas.arch.record import ArchRecord
@@ -63,10 +62,9 @@ def train_proxy(arch: ArchRecord | Arch | str, data: ProxyData, config: ProxyCon
     if diverged:
         return ProxyResult(0.0, float("inf"), float("nan"), trainer.epoch, trainer.train_time, speed, diverged,
                            settings=settings, images_seen=trainer.seen)
-    start = time.perf_counter()
     val_acc, val_loss = trainer.evaluate(data.val_x, data.val_y)
     result = ProxyResult(val_acc, val_loss, train_loss, trainer.epoch, trainer.train_time, speed, settings=settings,
-                         images_seen=trainer.seen, eval_time=time.perf_counter() - start)
+                         images_seen=trainer.seen, eval_time=trainer.eval_time)
     if data.test_x is not None:
         result.test_acc, result.test_loss = trainer.evaluate(data.test_x, data.test_y)
     return result
