@@ -18,7 +18,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from bsnas.study.storage import open_storage
+from bsnas.storage import open_storage
 
 
 def trials(url: str, study: str):

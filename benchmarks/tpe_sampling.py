@@ -23,11 +23,11 @@ import warnings
 import numpy as np
 import optuna
 
+from bsnas.samplers import sample_and_store
+from bsnas.samplers.tpe import SnapshotTPESampler
 from bsnas.space.choices import sample_arch
 from bsnas.space.schema import load_space
-from bsnas.study.storage import open_storage
-from bsnas.study.tpe import SnapshotTPESampler
-from bsnas.study.writes import sample_and_store
+from bsnas.storage import open_storage
 
 WAYS = {"optuna TPESampler, sample_arch": (optuna.samplers.TPESampler, sample_arch),
         "bsnas SnapshotTPESampler, sample_arch": (SnapshotTPESampler, sample_arch),

@@ -9,7 +9,11 @@ higher one (``tests/test_layout.py`` holds the order)::
     nn       the layer library and the model builder
     data     dataset readers, in-memory splits, batch augmentation
     training the training engine, the proxy recipe, full training, the proxy's faithfulness check
-    study    the search: configuration, trial objective, bookkeeping, storage, workers
+    metrics  objective and budget metrics: the registry (accuracy, FLOPs, params), normalisation
+    storage  study storages: one backend per kind (check, open, lock), grouped writes, atomic failing
+    samplers Optuna's samplers by name, bsnas's TPE, sampling with grouped writes, the NNI driver
+    evaluators what scores an architecture: proxy, successive-halving rungs, a user's function
+    study    the search: configuration, fingerprint, trial flow, claims, bookkeeping, liveness, workers
     results  the Pareto front, hypervolume, plots and exports
     api      search, front, export and train: the Python API that mirrors the command line
     cli      the ``bsnas`` command line
@@ -40,6 +44,8 @@ from bsnas.arch import (
 )
 from bsnas.data import load_data
 from bsnas.errors import ArchError, BsnasError, RecordError, SearchError, SpaceError, UnknownNameError
+from bsnas.evaluators import EvalContext, EvalRequest, Evaluation, Evaluator
+from bsnas.metrics import METRICS, Metric, register_metric
 from bsnas.nn import (
     BSConvS,
     BSConvU,
@@ -57,6 +63,7 @@ from bsnas.results import hypervolume, pareto_front
 from bsnas.results.kernels import init_control, kernel_stats
 from bsnas.results.op_shares import op_shares
 from bsnas.space import describe_space, load_space, sample_arch
+from bsnas.status import Status
 from bsnas.study import SearchConfig, run_search
 from bsnas.training import ProxyConfig, train_proxy
 from bsnas.version import __version__ as __version__
@@ -68,5 +75,6 @@ __all__ = [
     "build_model", "count", "count_stages", "create_conv", "create_model", "decode_arch", "describe_space",
     "encode_arch", "hypervolume", "list_baselines", "load_data", "load_record", "load_space", "pareto_front",
     "reg_loss", "replace_convs", "run_search", "sample_arch", "train_proxy", "search", "front", "export", "train",
-    "init_control", "kernel_stats", "op_shares",
+    "init_control", "kernel_stats", "op_shares", "EvalContext", "EvalRequest", "Evaluation", "Evaluator", "METRICS",
+    "Metric", "register_metric", "Status",
 ]

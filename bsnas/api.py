@@ -21,11 +21,13 @@ import pandas as pd
 from bsnas.arch.record import ArchRecord
 from bsnas.arch.spec import Arch
 from bsnas.errors import BsnasError
+from bsnas.evaluators import Evaluator
+from bsnas.metrics import budget_metrics
 from bsnas.results.export import export_front, export_trial
 from bsnas.results.front import pareto_front
-from bsnas.study.config import SearchConfig, parse_amount
+from bsnas.storage import load_existing_study
+from bsnas.study.config import SearchConfig
 from bsnas.study.run import run_search
-from bsnas.study.storage import load_existing_study
 from bsnas.training.full import train as _train
 
 __all__ = ["export", "front", "search", "train"]
@@ -34,7 +36,7 @@ Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
 
 def search(space: str, data: str | None = "digits", trials: int = 20, *, evaluate: Callable | None = None,
-           callbacks: Iterable[Callback] = (), **options) -> optuna.Study:
+           evaluator: Evaluator | None = None, callbacks: Iterable[Callback] = (), **options) -> optuna.Study:
     """Run (or resume) a search like ``bsnas search`` and return its Optuna study.
 
     ``options`` are :class:`~bsnas.study.config.SearchConfig`'s fields (``max_flops``, ``sampler``,
@@ -45,12 +47,14 @@ def search(space: str, data: str | None = "digits", trials: int = 20, *, evaluat
     architecture as a freshly initialised ``BsnasNet``, the search's data (a
     :class:`~bsnas.data.split.ProxyData`, or ``None`` with ``data=None``, when you also pass
     ``input_size=(C, H, W)`` and ``num_classes``) and the Optuna trial, and returns a validation
-    accuracy in [0, 1]. bsnas keeps the sampling, budget, dedupe, storage and front.
+    accuracy in [0, 1] or a dict of metrics with ``accuracy`` among them. ``evaluator`` takes an
+    :class:`~bsnas.evaluators.Evaluator` object instead (it gets the architecture itself, and may keep
+    state across trials). bsnas keeps the sampling, budget, dedupe, storage and front.
     ``callbacks`` are called as ``fn(study, trial)`` for every finished trial.
     """
-    for key in ("max_flops", "max_params"):
-        if isinstance(options.get(key), str):
-            options[key] = parse_amount(options[key])
+    for metric in budget_metrics():
+        if isinstance(options.get(metric.budget_option), str):
+            options[metric.budget_option] = metric.parse(options[metric.budget_option])
     cfg = SearchConfig.from_options(space=str(space), data=data, trials=trials, **options)
     hooks = list(callbacks)
 
@@ -58,7 +62,7 @@ def search(space: str, data: str | None = "digits", trials: int = 20, *, evaluat
         for hook in hooks:
             hook(study, trial)
 
-    return run_search(cfg, on_trial=on_trial if hooks else None, evaluate=evaluate)
+    return run_search(cfg, on_trial=on_trial if hooks else None, evaluate=evaluate, evaluator=evaluator)
 
 
 def _study(study: optuna.Study | str, storage: str | None, runs_dir: str | Path) -> optuna.Study:
@@ -73,17 +77,18 @@ def front(study: optuna.Study | str, *, rung: int | None = None, storage: str | 
 
 def export(study: optuna.Study | str, trial: int | None = None, out: str | Path = "runs/export", *,
            formats: str | Iterable[str] = "json", weights: str | Path | None = None, force: bool = False,
-           storage: str | None = None, runs_dir: str | Path = "runs") -> dict | Path:
+           storage: str | None = None, runs_dir: str | Path = "runs", allow_stopped: bool = False) -> dict | Path:
     """Export one trial (``trial``) or, with ``trial=None``, the whole front with an ``index.json``.
 
-    Returns what was written for a trial, or the index path for a front.
+    Returns what was written for a trial, or the index path for a front. A trial that successive
+    halving stopped below the top rung is refused unless ``allow_stopped``.
     """
     study = _study(study, storage, runs_dir)
     if trial is None:
         if weights is not None:
             raise BsnasError("weights belong to one trained architecture: pass trial=N with weights")
         return export_front(study, out, formats, force=force)
-    return export_trial(study, trial, out, formats, weights, force=force)
+    return export_trial(study, trial, out, formats, weights, force=force, allow_stopped=allow_stopped)
 
 
 def train(arch: ArchRecord | Arch | str | Path, data: str = "digits", epochs: int = 30,

@@ -15,7 +15,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from bsnas.study.storage import open_storage
+from bsnas.storage import open_storage
 
 pytestmark = pytest.mark.slow
 ENV = {**os.environ, "BSNAS_HEARTBEAT_SECONDS": "0.5", "BSNAS_STALE_AFTER": "4"}

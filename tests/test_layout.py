@@ -10,9 +10,10 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "bsnas"
 
 #: The stages in data-flow order. A module may import its own stage and the ones before it, never a later one.
-#: The first four are single modules every stage may use; ``bsnas/__init__.py`` re-exports the public API.
-STAGES = ["errors", "version", "files", "interrupt",
-          "arch", "space", "nni", "nn", "data", "training", "study", "results", "api", "cli"]
+#: The first five are single modules every stage may use; ``bsnas/__init__.py`` re-exports the public API.
+STAGES = ["errors", "version", "files", "interrupt", "status",
+          "arch", "space", "nni", "nn", "data", "training", "metrics", "storage", "samplers", "evaluators", "study",
+          "results", "api", "cli"]
 MAX_LINES = 400
 
 

@@ -248,7 +248,7 @@ def test_search_cli_errors(tmp_path, capsys, extra, fragment):
 
 
 def test_storage_passwords_are_masked():
-    from bsnas.study.storage import mask_url
+    from bsnas.storage import mask_url
 
     assert mask_url("postgresql+psycopg://bob:hunter2@db.example:5432/nas") == "postgresql+psycopg://bob:***@db.example:5432/nas"
     assert mask_url("postgresql://bob:p@ss@host/db?password=x&sslmode=y") == "postgresql://bob:***@host/db?password=***&sslmode=y"
@@ -260,7 +260,7 @@ def test_the_database_check_waits_for_a_process_creating_the_file(tmp_path):
     for it instead of refusing the half-made file."""
     import threading
 
-    from bsnas.study.storage import storage_lock
+    from bsnas.storage import storage_lock
 
     db = tmp_path / "study.db"
     url = f"sqlite:///{db}"

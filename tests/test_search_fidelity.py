@@ -13,12 +13,12 @@ import bsnas
 from bsnas.cli import main
 from bsnas.data import read_dataset
 from bsnas.errors import SpaceError
+from bsnas.evaluators.successive_halving import is_promoted, rung_key, rungs
 from bsnas.results.export import export_trial
 from bsnas.results.front import pareto_front
 from bsnas.space import find_spaces, load_space, random_archs, sample_arch
 from bsnas.space.choices import params_of
 from bsnas.study import SearchConfig, run_search, trained_trials
-from bsnas.study.fidelity import is_promoted, rung_key, rungs
 from bsnas.training import ProxyConfig, train_proxy
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -6,11 +6,11 @@ import warnings
 
 import optuna
 
+from bsnas.samplers import make_sampler
+from bsnas.samplers.tpe import SnapshotTPESampler
 from bsnas.space.choices import sample_arch
 from bsnas.space.schema import load_space
-from bsnas.study.config import make_sampler
-from bsnas.study.storage import open_storage
-from bsnas.study.tpe import SnapshotTPESampler
+from bsnas.storage import open_storage
 
 
 def _search(tmp_path, name: str, sampler: optuna.samplers.BaseSampler, trials: int = 14):
@@ -44,7 +44,7 @@ def test_snapshot_tpe_samples_like_optuna_tpe_with_fewer_reads(tmp_path):
 
 
 def test_snapshot_serves_filtered_trials_and_copies_on_request(tmp_path):
-    from bsnas.study.tpe import _StudySnapshot
+    from bsnas.samplers.tpe import _StudySnapshot
 
     study = optuna.create_study(storage=open_storage(f"sqlite:///{tmp_path / 's'}.db"))
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)

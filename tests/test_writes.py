@@ -11,11 +11,12 @@ import pytest
 import sqlalchemy
 
 from bsnas.arch.codec import encode_arch
+from bsnas.samplers import sample_and_store
+from bsnas.samplers.tpe import SnapshotTPESampler
 from bsnas.space.choices import sample_arch
 from bsnas.space.schema import load_space
-from bsnas.study.storage import open_storage
-from bsnas.study.tpe import SnapshotTPESampler
-from bsnas.study.writes import sample_and_store, set_user_attrs
+from bsnas.storage import open_storage
+from bsnas.storage.writes import set_user_attrs
 
 GROUP = {"arch": "stem:head", "flops": 123, "conv_mix": {"bsconv_u": 2}, "status": "training"}
 

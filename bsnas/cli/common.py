@@ -85,8 +85,13 @@ def add_recipe_args(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--amp", choices=AMP, default=None, help="mixed precision (on CUDA; bf16 also on CPUs)")
 
 
-def add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default="digits", help="dataset spec: digits, npz:PATH, folder:PATH, cifar10:PATH, ...")
+def add_data_args(p: argparse.ArgumentParser, required: bool = False) -> None:
+    if required:
+        p.add_argument("--data", required=True, help="dataset spec: digits (the embedded 8x8 digits), npz:PATH, "
+                       "folder:PATH, cifar10:PATH, ...")
+    else:
+        p.add_argument("--data", default="digits",
+                       help="dataset spec: digits (default), npz:PATH, folder:PATH, cifar10:PATH, ...")
     p.add_argument("--val-size", type=split_size_arg, default=0.2,
                    help="validation split: a fraction in (0, 1) or a number of images (default 0.2)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the training and the sampler (default 0)")

@@ -8,8 +8,11 @@ import sys
 import time
 
 from bsnas.cli.common import FORMATS, add_data_args, add_recipe_args, described, size_arg
-from bsnas.study.config import OBJECTIVES, SAMPLERS
-from bsnas.study.fidelity import FIDELITIES
+from bsnas.cli.progress import SearchDisplay, trial_line
+from bsnas.evaluators import EVALUATORS
+from bsnas.evaluators.successive_halving import FIDELITIES
+from bsnas.metrics import ANALYTIC, METRICS, budget_metrics
+from bsnas.samplers import SAMPLERS
 from bsnas.training.config import OPTIMIZERS
 
 __all__ = ["add_search_command", "trial_line"]
@@ -22,71 +25,40 @@ The study lives in runs/<study>/study.db (or --storage); running the same comman
 EXAMPLE = "bsnas search --space tiny --data digits --trials 24 --epochs 10 --max-flops 1M --study quickstart"
 
 
-def trial_line(t) -> str:
-    """One line for a finished trial: number, status, cost, accuracy or why not, architecture."""
-    a = t.user_attrs
-    cost = f"{a.get('flops', 0) / 1e6:7.3f} MFLOPs {a.get('params', 0) / 1e6:7.4f} Mparams" if "flops" in a else ""
-    status = a.get("status", "failed") if t.state.name == "COMPLETE" else t.state.name.lower()
-    if status in ("trained", "reused", "stopped"):
-        extra = f"acc {a['accuracy']:.4f}" + (f" (reused #{a['reused_from']})" if status == "reused" else
-                                              f" {a.get('train_time', 0):5.1f}s")
-        if status == "stopped":
-            extra += f", not promoted after {a.get('rung')} epochs"
-    elif status == "infeasible":
-        extra = "over budget, not trained"
-    else:
-        extra = a.get("fail_reason", "")
-    return f"#{t.number:<4d} {status:10s} {cost}  {extra}  {a.get('arch', '')}"
-
-
 def _config(args: argparse.Namespace):
-    from bsnas.study import SearchConfig, parse_amount
+    from bsnas.study import SearchConfig
     from bsnas.training.config import ProxyConfig
 
     proxy = ProxyConfig(epochs=args.epochs, subset=args.subset, batch_size=args.batch_size, seed=args.seed,
                         optimizer=args.optimizer, lr=args.lr, device=args.device, amp=args.amp)
+    budgets = {m.budget_option: m.parse(getattr(args, m.budget_option)) for m in budget_metrics()}
     return SearchConfig(space=args.space, data=args.data, trials=args.trials,
-                        objectives=tuple(o.strip() for o in args.objectives.split(",")),
-                        max_flops=parse_amount(args.max_flops), max_params=parse_amount(args.max_params),
+                        objectives=tuple(o.strip() for o in args.objectives.split(",")), **budgets,
                         sampler=args.sampler, study=args.study, storage=args.storage, jobs=args.jobs,
                         resolution=args.resolution, val_size=args.val_size, runs_dir=args.runs_dir, proxy=proxy,
                         input_size=args.input_size, val_subset=args.val_subset, fidelity=args.fidelity,
                         min_epochs=args.min_epochs, max_epochs=args.max_epochs, eta=args.eta,
-                        warm_start=args.warm_start, devices=args.devices)
+                        warm_start=args.warm_start, devices=args.devices, evaluator=args.evaluator)
 
 
 def cmd_search(args: argparse.Namespace) -> None:
-    from tqdm import tqdm
-
     from bsnas.results.front import hypervolume, pareto_front
-    from bsnas.study import run_search, trained_trials
-    from bsnas.study.storage import mask_url, resolve_storage_url
+    from bsnas.storage import mask_url, resolve_storage_url
+    from bsnas.study import counted_trials, run_search, trained_trials
 
     cfg = _config(args)
     machine = args.format == "json"  # stdout holds one JSON document: trial lines go to stderr
-    lines = sys.stderr if machine else sys.stdout
-    bar, best = None, 0.0
-
-    def on_trial(study, trial) -> None:
-        nonlocal bar, best
-        is_trained = trial.user_attrs.get("status") == "trained" and trial.state.name == "COMPLETE"
-        if bar is None:
-            bar = tqdm(total=cfg.trials, initial=len(trained_trials(study)) - is_trained, unit="arch",
-                       dynamic_ncols=True, desc=f"search {cfg.study_name}",
-                       disable=args.quiet or not sys.stderr.isatty())
-        bar.write(trial_line(trial), file=lines)
-        if is_trained:
-            best = max(best, trial.user_attrs["accuracy"])
-            bar.update()
-        bar.set_postfix(best=f"{best:.4f}", refresh=False)
-
+    display = SearchDisplay(cfg.study_name, cfg.trials, cfg.jobs, lines=sys.stderr if machine else sys.stdout,
+                            enabled=not args.quiet and sys.stderr.isatty())
     start = time.perf_counter()
-    study = run_search(cfg, on_trial=on_trial, log_failures=args.debug, log=lambda m: print(m, file=sys.stderr))
-    if bar is not None:
-        bar.close()
+    try:
+        study = run_search(cfg, on_trial=display.trial, on_progress=display.progress, on_start=display.start,
+                           log_failures=args.debug, log=lambda m: print(m, file=sys.stderr))
+    finally:
+        display.close()
     front = pareto_front(study)
     trained = len(trained_trials(study))
-    stopped = sum(t.user_attrs.get("status") == "stopped" for t in study.get_trials(deepcopy=False))
+    stopped = len(counted_trials(study)) - trained
     if machine:
         summary = {"study": cfg.study_name, "storage": mask_url(resolve_storage_url(cfg.storage, cfg.run_dir)),
                    "trained": trained, "stopped_early": stopped, "trials": len(study.trials),
@@ -117,13 +89,14 @@ def add_search_command(sub) -> None:
                   DESCRIPTION, EXAMPLE)
     p.add_argument("--space", required=True, help="search space YAML file, or a name in search_spaces/ (tiny, "
                    "resnet, mobilenet, ...; see `bsnas spaces`)")
-    add_data_args(p)
+    add_data_args(p, required=True)
     p.add_argument("--trials", type=int, default=20, help="architectures to train in the study, in total (default 20)")
-    p.add_argument("--max-flops", default=None, help="hard FLOPs budget at --input-size, e.g. 50M (checked before "
-                   "training)")
-    p.add_argument("--max-params", default=None, help="hard parameter budget, e.g. 1.5M")
+    for metric in budget_metrics():
+        p.add_argument(f"--{metric.budget_option.replace('_', '-')}", default=None,
+                       help=f"hard budget on {metric.description}, e.g. 50M (checked before any training)")
+    costs = [n for n, m in METRICS.items() if m.source == ANALYTIC]
     p.add_argument("--objectives", default="accuracy,flops",
-                   help=f"accuracy followed by one or both of {', '.join(OBJECTIVES[1:])}, comma-separated")
+                   help=f"accuracy followed by one or more of {', '.join(costs)}, comma-separated")
     p.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="how architectures are chosen: Optuna's "
                    "tpe (default), nsga2, gp or random, or an NNI strategy (nni-*, needs bsnas[nni])")
     p.add_argument("--study", default=None, help="study name: letters, digits, '-', '_', '.' (default: the space's)")
@@ -132,6 +105,8 @@ def add_search_command(sub) -> None:
     p.add_argument("--jobs", type=int, default=1, help="worker processes on this machine (default 1)")
     p.add_argument("--devices", type=_devices, default=None, metavar="0,1",
                    help="with --device cuda and --jobs: the GPUs the workers share round robin (default: all)")
+    p.add_argument("--evaluator", choices=EVALUATORS, default="proxy",
+                   help="what scores each architecture: proxy training (default; from Python, any Evaluator)")
     p.add_argument("--epochs", type=int, default=10, help="proxy training epochs per architecture (default 10)")
     p.add_argument("--subset", type=int, default=None, help="proxy training images (stratified subset; default all)")
     p.add_argument("--input-size", type=size_arg, default=None, metavar="H|C,H,W",

@@ -64,7 +64,7 @@ def _table(df: pd.DataFrame, markdown: bool) -> str:
 
 def cmd_front(args: argparse.Namespace) -> None:
     from bsnas.results.front import hypervolume, hypervolume_history, pareto_front, trials_frame
-    from bsnas.study.storage import load_existing_study
+    from bsnas.storage import load_existing_study
 
     studies = [load_existing_study(name, args.storage, args.runs_dir) for name in args.study]
     study = studies[0]
@@ -124,14 +124,15 @@ def cmd_front(args: argparse.Namespace) -> None:
 
 def cmd_export(args: argparse.Namespace) -> None:
     from bsnas.results.export import export_front, export_trial
-    from bsnas.study.storage import load_existing_study
+    from bsnas.storage import load_existing_study
 
     study = load_existing_study(args.study, args.storage, args.runs_dir)
     if args.front:
         index = export_front(study, args.out, args.format, force=args.force)
         print(json.dumps(json.loads(Path(index).read_text()), indent=2))
     else:
-        written = export_trial(study, args.trial, args.out, args.format, args.weights, force=args.force)
+        written = export_trial(study, args.trial, args.out, args.format, args.weights, force=args.force,
+                               allow_stopped=args.allow_stopped)
         print(json.dumps(written, indent=2))
 
 
@@ -191,6 +192,9 @@ def _add_export(sub) -> None:
     p.add_argument("--format", default="json", help=f"comma list of file formats: {', '.join(EXPORT_FORMATS)}")
     p.add_argument("--weights", default=None, help="model.safetensors from `bsnas train` (default: initial)")
     p.add_argument("--force", action="store_true", help="overwrite files that already exist in --out")
+    p.add_argument("--allow-stopped", action="store_true",
+                   help="with --trial: also export a trial that successive halving stopped below the top rung "
+                        "(its architecture, with its low-rung metrics)")
     p.add_argument("--storage", default=None, help="Optuna storage URL (default: $BSNAS_STORAGE, then runs/)")
     p.add_argument("--runs-dir", default="runs", help="where runs/<study>/ is (default runs)")
     p.set_defaults(func=cmd_export)

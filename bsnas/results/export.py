@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import optuna
 import torch
-from optuna.trial import TrialState
 
 from bsnas.arch.codec import decode_arch
 from bsnas.arch.record import ArchRecord
@@ -27,6 +26,7 @@ from bsnas.errors import BsnasError, require
 from bsnas.files import atomic_write_text, check_name
 from bsnas.nn.model import create_model
 from bsnas.results.front import pareto_front
+from bsnas.status import Status, status_of
 from bsnas.version import __version__
 
 __all__ = ["FORMATS", "export_front", "export_onnx", "export_pt2", "export_trial", "trial_record"]
@@ -37,25 +37,38 @@ ONNX_TOLERANCE = 1e-4
 ONNX_SINGLE_FILE_LIMIT = 1_900_000_000
 
 
-def trial_record(study: optuna.Study, number: int) -> ArchRecord:
-    """The record of an evaluated trial, with its proxy metrics and provenance."""
+def _not_exportable(study: optuna.Study, t, status: Status) -> str:
+    where = f"trial {t.number} of study {study.study_name!r}"
+    if status in (Status.STOPPED, Status.REUSED_STOPPED):
+        return (f"{where} was stopped by successive halving at the {t.user_attrs.get('rung')}-epoch rung and has no "
+                f"full-fidelity result; pick a trial from `bsnas front`, or export it anyway with --allow-stopped "
+                f"(allow_stopped=True) to get its architecture and low-rung metrics")
+    if status is Status.INFEASIBLE:
+        return f"{where} is infeasible (over budget) and was never trained; pick an evaluated trial from `bsnas front`"
+    reason = t.user_attrs.get("fail_reason") or {Status.SURPLUS: "it stepped back: the target was already reached"
+                                                 }.get(status, "no reason recorded")
+    return f"{where} is {t.state.name} ({reason}); pick an evaluated trial from `bsnas front`"
+
+
+def trial_record(study: optuna.Study, number: int, allow_stopped: bool = False) -> ArchRecord:
+    """The record of an evaluated trial, with its proxy metrics and provenance. A trial that successive
+    halving stopped below the top rung is refused unless ``allow_stopped``."""
     trials = study.get_trials(deepcopy=False)
-    if not isinstance(number, int) or not 0 <= number < len(trials):
+    if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number < len(trials):
         raise BsnasError(f"study {study.study_name!r} has no trial {number}; it has trials 0..{len(trials) - 1} "
                          "(see `bsnas front`)")
     t = trials[number]
-    status = t.user_attrs.get("status")
-    if t.state != TrialState.COMPLETE or status not in ("trained", "reused"):
-        why = "is infeasible (over budget) and was never trained" if status == "infeasible" else (
-            f"is {t.state.name} ({t.user_attrs.get('fail_reason', 'no reason recorded')})")
-        raise BsnasError(f"trial {number} of study {study.study_name!r} {why}; pick an evaluated trial from "
-                         "`bsnas front`")
+    status = status_of(t)
+    stopped = status in (Status.STOPPED, Status.REUSED_STOPPED)
+    if not (status.is_full_fidelity or (stopped and allow_stopped)) or "arch" not in t.user_attrs:
+        raise BsnasError(_not_exportable(study, t, status))
     info = study.user_attrs.get("data_info") or {}
     size = tuple(info.get("input_size") or t.user_attrs.get("proxy", {}).get("input_size") or (3, 32, 32))
     a = t.user_attrs
     extra = {"preprocessing": info.get("preprocessing"),
              "metrics": {k: a.get(k) for k in ("accuracy", "val_loss", "train_time", "images_per_sec", "epochs_run")},
-             "proxy": a.get("proxy"), "conv_mix": a.get("conv_mix"),
+             "proxy": a.get("proxy"), "conv_mix": a.get("conv_mix"), "status": status.value,
+             **({"stopped_at_rung": a.get("rung")} if stopped else {}),
              "provenance": {"study": study.study_name, "trial": number, "reused_from": a.get("reused_from"),
                             "seed": a.get("seed"), "bsnas_version": __version__,
                             "searched_with": study.user_attrs.get("bsnas_version")}}
@@ -167,8 +180,8 @@ def export_record(record: ArchRecord, out: str | Path, formats="json", weights: 
 
 
 def export_trial(study: optuna.Study, number: int, out: str | Path, formats="json",
-                 weights: str | Path | None = None, force: bool = False) -> dict:
-    return export_record(trial_record(study, number), out, formats, weights, force)
+                 weights: str | Path | None = None, force: bool = False, allow_stopped: bool = False) -> dict:
+    return export_record(trial_record(study, number, allow_stopped), out, formats, weights, force)
 
 
 def export_front(study: optuna.Study, out: str | Path, formats="json", force: bool = False) -> Path:

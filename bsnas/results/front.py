@@ -8,7 +8,9 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from bsnas.arch.names import OP_CODES
-from bsnas.study.fidelity import rung_key
+from bsnas.evaluators.successive_halving import rung_key
+from bsnas.metrics import get_metric, normalised
+from bsnas.status import Status, status_of
 
 __all__ = ["conv_mix_label", "cost_scale", "dominant_op", "hypervolume", "hypervolume_history",
            "normalised_hypervolume", "pareto_front", "trials_frame"]
@@ -28,23 +30,32 @@ def dominant_op(mix: dict[str, int]) -> str:
     return max(order, key=lambda op: ((mix or {}).get(op, 0), order.index(op)))
 
 
+#: The statuses of finished trials that hold a measured architecture (a row of :func:`trials_frame`).
+_ROWS = (Status.TRAINED, Status.REUSED, Status.INFEASIBLE, Status.STOPPED, Status.REUSED_STOPPED)
+
+
+def _extra_objectives(study: optuna.Study) -> list[str]:
+    return [o for o in (study.metric_names or []) if o not in ("accuracy", "flops", "params")]
+
+
 def trials_frame(study: optuna.Study, rung: int | None = None) -> pd.DataFrame:
-    """Every completed trial with its stored attributes, one row each.
+    """Every finished trial with a measured architecture (trained, reused, over budget, or stopped by
+    successive halving), one row each, with its status.
 
     With ``rung`` (epochs of a successive-halving rung), only the trials that reached it, with their
     accuracy there.
     """
-    rows = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        a = t.user_attrs
-        if "arch" not in a or (rung is not None and rung_key(rung) not in a):
+    rows, extra = [], _extra_objectives(study)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        a, status = t.user_attrs, status_of(t)
+        if "arch" not in a or status not in _ROWS or (rung is not None and rung_key(rung) not in a):
             continue
         acc = a.get("accuracy", 0.0) if rung is None else a[rung_key(rung)]
         rows.append({"trial": t.number, "accuracy": acc or 0.0, "flops": a["flops"],
                      "params": a["params"], "mflops": a["flops"] / 1e6, "mparams": a["params"] / 1e6,
-                     "mix": conv_mix_label(a.get("conv_mix", {})), "status": a.get("status"), "arch": a["arch"],
-                     "dominant": dominant_op(a.get("conv_mix", {}))})
-    return pd.DataFrame(rows, columns=[*COLUMNS, "flops", "params", "dominant"])
+                     "mix": conv_mix_label(a.get("conv_mix", {})), "status": status.value, "arch": a["arch"],
+                     "dominant": dominant_op(a.get("conv_mix", {})), **{o: a.get(o) for o in extra}})
+    return pd.DataFrame(rows, columns=[*COLUMNS, "flops", "params", "dominant", *extra])
 
 
 def pareto_front(study: optuna.Study, objectives: list[str] | None = None, rung: int | None = None) -> pd.DataFrame:
@@ -58,36 +69,35 @@ def pareto_front(study: optuna.Study, objectives: list[str] | None = None, rung:
 
     objectives = objectives or study.metric_names or ["accuracy", "flops"]
     df = trials_frame(study, rung)
-    df = df[df.status.isin(("trained",) if rung is None else ("trained", "stopped"))].drop_duplicates("arch")
+    keep = [s.value for s in Status if (s.on_front if rung is None else s.has_result)]
+    df = df[df.status.isin(keep)].drop_duplicates("arch")
+    columns = [*COLUMNS, "flops", "params", *_extra_objectives(study)]
     if df.empty:
-        return df[[*COLUMNS, "flops", "params"]].reset_index(drop=True)
-    points = np.column_stack([-df.accuracy.to_numpy(dtype=float)] + [df[o].to_numpy(dtype=float)
-                                                                     for o in objectives[1:]])
+        return df[columns].reset_index(drop=True)
+    points = np.column_stack([df[o].to_numpy(dtype=float) * (-1.0 if get_metric(o).direction == "maximize" else 1.0)
+                              for o in objectives])
     front = df[moocore.is_nondominated(points, keep_weakly=True)].sort_values(["flops", "accuracy"],
                                                                               ascending=[True, False])
-    return front[[*COLUMNS, "flops", "params"]].reset_index(drop=True)
-
-
-def _normalised(df: pd.DataFrame, objectives: list[str], scale: dict[str, float]) -> np.ndarray:
-    cols = [1.0 - df.accuracy.to_numpy(dtype=float)]
-    cols += [df[o].to_numpy(dtype=float) / scale[o] for o in objectives[1:]]
-    return np.column_stack(cols)
+    return front[columns].reset_index(drop=True)
 
 
 def cost_scale(study: optuna.Study, df: pd.DataFrame | None = None) -> dict[str, float]:
-    """The space's largest FLOPs and params (stored at search start), used to normalise costs.
-
-    Without them, the largest values among the trials (``df``, read from the study if not given)."""
+    """The space's largest value of each cost (FLOPs, params, ...: stored at search start), used to
+    normalise them. Without it, the largest value among the trials (``df``, read from the study if not
+    given)."""
     stored = study.user_attrs.get("space_max") or {}
     df = trials_frame(study) if df is None else df
-    return {o: float(stored.get(o) or (df[o].max() if len(df) else 1.0) or 1.0) for o in ("flops", "params")}
+    costs = dict.fromkeys(("flops", "params", *_extra_objectives(study)))
+    return {o: float(stored.get(o) or (df[o].max() if len(df) and o in df else 1.0) or 1.0) for o in costs}
 
 
 def _trained_points(study: optuna.Study, objectives: list[str] | None) -> np.ndarray:
     objectives = objectives or study.metric_names or ["accuracy", "flops"]
     everything = trials_frame(study)
-    df = everything[everything.status == "trained"].sort_values("trial")
-    return _normalised(df, objectives, cost_scale(study, everything)).reshape(len(df), len(objectives))
+    df = everything[everything.status == Status.TRAINED.value].sort_values("trial")
+    points = normalised({o: df[o].to_numpy(dtype=float) for o in objectives}, objectives,
+                        cost_scale(study, everything))
+    return points.reshape(len(df), len(objectives))
 
 
 def normalised_hypervolume(points: np.ndarray) -> float:

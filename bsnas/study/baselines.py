@@ -10,7 +10,8 @@ import pandas as pd
 from bsnas.arch.baselines import baseline
 from bsnas.arch.cost import count
 from bsnas.errors import BsnasError
-from bsnas.study.config import load_search_data, proxy_from_fingerprint
+from bsnas.study.config import load_search_data
+from bsnas.study.fingerprint import proxy_from_fingerprint
 from bsnas.training.proxy import train_proxy
 
 __all__ = ["DEFAULT_BASELINES", "evaluate_baselines"]

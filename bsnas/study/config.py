@@ -1,65 +1,36 @@
-"""What a search is asked to do: the space, data, budgets, sampler and the proxy recipe.
+"""What a search is asked to do: the space, data, objectives and budgets, sampler, evaluator and recipe.
 
-:class:`SearchConfig` holds a :class:`~bsnas.training.config.ProxyConfig`
-for the training of each candidate. The settings that define a study are
-its *fingerprint*, stored in the study; a resumed run must repeat them, and
-the baseline evaluation rebuilds the same proxy and data from them.
+:class:`SearchConfig` holds a :class:`~bsnas.training.config.ProxyConfig` for the training of each
+candidate. The settings that define a study are its *fingerprint* (:mod:`bsnas.study.fingerprint`),
+stored in the study; a resumed run must repeat them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import optuna
-
 from bsnas.data.split import ProxyData, load_data
-from bsnas.errors import BsnasError, SearchError
+from bsnas.errors import SearchError
+from bsnas.evaluators import EVALUATORS
+from bsnas.evaluators.successive_halving import FIDELITIES, rungs
 from bsnas.files import check_name, is_safe_name
-from bsnas.nni.strategy import NNI_SAMPLERS
-from bsnas.study import fidelity
-from bsnas.study.fidelity import FIDELITIES
-from bsnas.study.tpe import SnapshotTPESampler
+from bsnas.metrics import budget_metrics, check_objectives
+from bsnas.samplers import SAMPLERS
 from bsnas.training.config import ProxyConfig
 from bsnas.training.engine import resolve_device
 
-__all__ = ["FINGERPRINT", "OBJECTIVES", "SAMPLERS", "SearchConfig", "load_search_data", "make_sampler",
-           "parse_amount", "proxy_from_fingerprint"]
-
-OBJECTIVES = ("accuracy", "flops", "params")
-SAMPLERS = ("tpe", "nsga2", "gp", "random", *NNI_SAMPLERS)
-#: The proxy settings a study records (and a resumed run must repeat).
-PROXY_KEYS = ("epochs", "subset", "batch_size", "optimizer", "lr")
-#: Settings that define a study; a resumed run must repeat them exactly.
-FINGERPRINT = ("space_hash", "data", "objectives", "max_flops", "max_params", "sampler", "seed", "epochs",
-               "subset", "resolution", "batch_size", "val_size", "optimizer", "lr", "input_size", "val_subset",
-               "fidelity", "min_epochs", "max_epochs", "eta")
-
-
-def parse_amount(text: str | int | None) -> int | None:
-    """``"50M"`` → 50_000_000; also K, G and plain integers."""
-    if text is None or isinstance(text, int):
-        return text
-    raw = text.strip().upper().replace("_", "")
-    scale = {"K": 10**3, "M": 10**6, "G": 10**9}.get(raw[-1:], 1)
-    try:
-        value = float(raw[:-1] if scale > 1 else raw) * scale
-    except ValueError:
-        raise BsnasError(f"cannot read {text!r} as an amount; write e.g. 500K, 50M or 2G") from None
-    if not math.isfinite(value) or value <= 0:
-        raise BsnasError(f"a budget must be a positive number, but got {text!r}")
-    return int(value)
+__all__ = ["SearchConfig", "load_search_data", "worker_device"]
 
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """A search: ``trials`` architectures of ``space`` trained on ``data`` with the ``proxy`` recipe.
+    """A search: ``trials`` architectures of ``space`` evaluated on ``data`` by ``evaluator`` (``proxy``:
+    trained with the ``proxy`` recipe; with ``fidelity="asha"`` judged at successive-halving rungs).
 
-    The proxy's ``seed`` also seeds the sampler and the validation split;
-    its ``device`` is where training runs.
+    The proxy's ``seed`` also seeds the sampler and the validation split; its ``device`` is where
+    training runs. ``max_<metric>`` are hard budgets on the registered budget metrics (FLOPs, params).
     """
 
     space: str
@@ -85,14 +56,15 @@ class SearchConfig:
     warm_start: str | None = None
     num_classes: int | None = None
     devices: tuple[int, ...] | None = None
+    evaluator: str = "proxy"
 
     def __post_init__(self) -> None:
-        if self.objectives[:1] != ("accuracy",) or len(self.objectives) < 2 or not set(self.objectives) <= set(
-                OBJECTIVES) or len(set(self.objectives)) != len(self.objectives):
-            raise SearchError(f"objectives must be accuracy followed by flops and/or params, e.g. "
-                              f"accuracy,flops,params, but got {','.join(self.objectives)}")
+        object.__setattr__(self, "objectives", check_objectives(self.objectives))
         if self.sampler not in SAMPLERS:
             raise SearchError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
+        if self.evaluator not in EVALUATORS:
+            raise SearchError(f"unknown evaluator {self.evaluator!r}; choose one of {', '.join(EVALUATORS)} (or pass "
+                              "an Evaluator object or an evaluate function from Python)")
         for name in ("trials", "jobs"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -103,10 +75,11 @@ class SearchConfig:
             raise SearchError(f"the study name defaults to the space's file name {Path(self.space).stem!r}, which "
                               "is not a safe name; pass --study NAME (letters, digits, '-', '_', '.')")
         check_name(self.study_name, "--study name")
-        for name in ("max_flops", "max_params"):
-            value = getattr(self, name)
-            if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
-                raise SearchError(f"--{name.replace('_', '-')} must be a positive integer, but got {value!r}")
+        for metric in budget_metrics():
+            value = getattr(self, metric.budget_option, None)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise SearchError(f"--{metric.budget_option.replace('_', '-')} must be a positive number, but got "
+                                  f"{value!r}")
         if self.data is not None and (not isinstance(self.data, str) or not self.data):
             raise SearchError(f"--data must be a dataset spec such as digits, but got {self.data!r}")
         if self.num_classes is not None and not (_positive(self.num_classes) and self.num_classes >= 2):
@@ -138,6 +111,12 @@ class SearchConfig:
             raise SearchError(f"--eta must be an integer >= 2, but got {self.eta!r}")
 
     @property
+    def budgets(self) -> dict[str, float]:
+        """The hard budgets set, by metric name (``{"flops": 20_000_000}``)."""
+        return {m.name: getattr(self, m.budget_option) for m in budget_metrics()
+                if getattr(self, m.budget_option, None) is not None}
+
+    @property
     def top_epochs(self) -> int:
         """Epochs of a full-fidelity trial: ``max_epochs`` with ASHA (default: the proxy's), else the proxy's."""
         return self.max_epochs if self.fidelity == "asha" and self.max_epochs is not None else self.proxy.epochs
@@ -147,7 +126,7 @@ class SearchConfig:
         """The epochs at which trials are judged (one rung, the proxy's epochs, without ASHA)."""
         if self.fidelity == "none":
             return (self.proxy.epochs,)
-        return fidelity.rungs(self.min_epochs, self.top_epochs, self.eta)
+        return rungs(self.min_epochs, self.top_epochs, self.eta)
 
     @property
     def read_size(self) -> int:
@@ -194,17 +173,6 @@ class SearchConfig:
     def run_dir(self) -> Path:
         return Path(self.runs_dir) / self.study_name
 
-    def fingerprint(self, space_path: str, input_size: tuple[int, int, int]) -> dict:
-        """The settings that define the study (see :data:`FINGERPRINT`); ``input_size`` is the resolved
-        deployment size."""
-        asha = self.fidelity == "asha"
-        values = {**dataclasses.asdict(self), **{k: getattr(self.proxy, k) for k in PROXY_KEYS},
-                  "seed": self.seed, "objectives": list(self.objectives), "input_size": list(input_size),
-                  "space_hash": hashlib.sha256(Path(space_path).read_bytes()).hexdigest()[:16],
-                  "min_epochs": self.min_epochs if asha else None, "max_epochs": self.top_epochs if asha else None,
-                  "eta": self.eta if asha else None}
-        return {k: values[k] for k in FINGERPRINT}
-
     def cost_size(self, data: ProxyData) -> tuple[int, int, int]:
         """The input size budgets, costs and the front refer to: ``input_size``, else the data's native size."""
         c = data.input_size[0]
@@ -212,14 +180,6 @@ class SearchConfig:
         if size is None:
             return tuple(data.native_size or data.input_size)
         return (c, size, size) if isinstance(size, int) else tuple(size)
-
-
-def proxy_from_fingerprint(stored: dict, device: str = "auto") -> ProxyConfig:
-    """The full-fidelity proxy recipe a study was searched with, from its stored fingerprint."""
-    recipe = {k: stored[k] for k in PROXY_KEYS}
-    if stored.get("fidelity") == "asha":
-        recipe["epochs"] = stored["max_epochs"]
-    return ProxyConfig(**recipe, seed=stored["seed"], device=device)
 
 
 def load_search_data(spec: str, resolution: int | None, val_size: float | int, seed: int, device: str = "auto",
@@ -249,15 +209,3 @@ def worker_device(device: str, devices: tuple[int, ...] | None, worker: int, gpu
 
 def _positive(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
-    """An Optuna sampler by name (see :data:`SAMPLERS`), seeded. The ``nni-*`` names choose architectures
-    through an NNI strategy instead (:mod:`bsnas.study.nni_driver`); their study gets a random sampler."""
-    if name == "tpe":
-        return SnapshotTPESampler(multivariate=True, group=True, constant_liar=True, seed=seed)
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
-    return optuna.samplers.RandomSampler(seed=seed)

@@ -1,23 +1,20 @@
 """Run a search: validate everything before training, create or resume the study, drive the workers.
 
-Each worker asks :func:`bsnas.study.bookkeeping.next_step` whether to
-train, wait or stop, and trains one trial at a time through
-:class:`~bsnas.study.objective.Objective`. ``--jobs J`` starts J worker
-processes on one machine; several machines share a study through one
-storage.
+Each worker (:func:`bsnas.study.worker.run_worker`) asks the bookkeeping whether to train, wait or
+stop. ``--jobs J`` starts J worker processes on one machine; several machines share a study through
+one storage.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import multiprocessing
 import os
+import pickle
 import queue
 import signal
 import time
-import warnings
 from collections.abc import Callable
 
 import optuna
@@ -27,114 +24,51 @@ from optuna.trial import FrozenTrial
 from bsnas import interrupt
 from bsnas.data.split import ProxyData
 from bsnas.errors import SearchError
+from bsnas.evaluators import AshaEvaluator, CallableEvaluator, Evaluator, ProxyEvaluator
 from bsnas.files import atomic_write_text
-from bsnas.nni.strategy import NNI_SAMPLERS
+from bsnas.metrics import space_scale
 from bsnas.space.schema import SearchSpace, load_space
 from bsnas.space.stats import describe_space
-from bsnas.study.bookkeeping import STOP, WAIT, Rules, next_step, summarize
-from bsnas.study.config import FINGERPRINT, SearchConfig, load_search_data, make_sampler
-from bsnas.study.liveness import mark_dead, stale_after
-from bsnas.study.objective import Objective, SearchContext, trained_trials
-from bsnas.study.storage import mask_url, open_storage, resolve_storage_url, storage_lock
+from bsnas.status import status_of
+from bsnas.storage import backend_for, mask_url, resolve_storage_url, storage_lock
+from bsnas.study.config import SearchConfig, load_search_data
+from bsnas.study.fingerprint import fingerprint
+from bsnas.study.objective import logger
+from bsnas.study.studies import create_or_resume
 from bsnas.study.warm_start import warm_start
+from bsnas.study.worker import WorkerHooks, run_worker
 from bsnas.training.engine import resolve_device
 from bsnas.version import __version__
 
-__all__ = ["prepare", "run_search"]
+__all__ = ["build_evaluator", "prepare", "run_search", "target_met"]
 
-MAX_CONSECUTIVE_FAILURES = 10
 OnTrial = Callable[[optuna.Study, FrozenTrial], None]
-Evaluate = Callable[..., float]
+OnProgress = Callable[[int, dict], None]
 
 
-def max_attempts(trials: int) -> int:
-    """Trials of any kind (infeasible, reused, failed) a search may make before it gives up."""
-    return trials * 20 + 100
+def build_evaluator(cfg: SearchConfig, evaluator: Evaluator | None = None,
+                    evaluate: Callable | None = None) -> Evaluator:
+    """The search's evaluator: the user's ``evaluate`` function or ``evaluator`` object, else the one
+    ``cfg.evaluator`` names (``proxy``; with ``fidelity="asha"``, proxy training judged at rungs)."""
+    if evaluator is not None and evaluate is not None:
+        raise SearchError("pass either evaluate= (a function) or evaluator= (an Evaluator), not both")
+    own = evaluator if evaluator is not None else CallableEvaluator(evaluate) if evaluate is not None else None
+    if own is not None:
+        if not isinstance(own, Evaluator):
+            raise SearchError(f"evaluator must be a bsnas.Evaluator, but got {type(own).__name__}; wrap a function "
+                              "as evaluate=fn")
+        if cfg.fidelity == "asha":
+            raise SearchError("fidelity='asha' trains the proxy rung by rung and cannot judge your own evaluation; "
+                              "drop fidelity='asha' (--fidelity), or leave out your evaluate function")
+        return own
+    if cfg.fidelity == "asha":
+        return AshaEvaluator(cfg.training_proxy(), cfg.min_epochs, cfg.eta)
+    return ProxyEvaluator(cfg.proxy)
 
 
-def open_study(cfg: SearchConfig, space: SearchSpace, url: str, create: bool, seed: int | None,
-               cost_size: tuple[int, int, int] | None = None) -> optuna.Study:
-    """Create (checking the stored fingerprint) or load the study of ``cfg``."""
-    # Grouped TPE and metric names are experimental in Optuna; bsnas uses them on purpose.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        storage = open_storage(url)
-        sampler = make_sampler(cfg.sampler, seed)
-        if not create:
-            return optuna.load_study(study_name=cfg.study_name, storage=storage, sampler=sampler)
-        directions = ["maximize"] + ["minimize"] * (len(cfg.objectives) - 1)
-        fingerprint = cfg.fingerprint(space.path, cost_size)
-        with storage_lock(url):  # two processes starting the same new study: one creates, the other resumes
-            study = optuna.create_study(study_name=cfg.study_name, storage=storage, sampler=sampler,
-                                        directions=directions, load_if_exists=True)
-            stored = study.user_attrs.get("bsnas_config")
-            if stored is None:
-                study.set_metric_names(list(cfg.objectives))
-                study.set_user_attr("bsnas_config", fingerprint)
-                study.set_user_attr("bsnas_version", __version__)
-        if stored is not None and stored != fingerprint:
-            changed = [f"{k} {stored.get(k)!r} -> {fingerprint[k]!r}"
-                       for k in FINGERPRINT if stored.get(k) != fingerprint[k]]
-            raise SearchError(f"study {cfg.study_name!r} was created with other settings ({'; '.join(changed)}); "
-                              "repeat the original settings to resume, or pick a new --study name")
-        return study
-
-
-def _search_data(cfg: SearchConfig) -> ProxyData:
-    return load_search_data(cfg.data, cfg.resolution, cfg.val_size, cfg.seed, cfg.device, cfg.val_subset,
-                            cfg.read_size)
-
-
-def _worker(cfg: SearchConfig, url: str, worker: int, threads: int, data: ProxyData | None = None,
-            on_trial: OnTrial | None = None, evaluate: Evaluate | None = None) -> None:
-    torch.set_num_threads(threads)
-    space = load_space(cfg.space)
-    # Offset the seed by the trials already stored, so a resumed run does not replay earlier draws.
-    existing = len(optuna.load_study(study_name=cfg.study_name, storage=open_storage(url)).get_trials(deepcopy=False))
-    study = open_study(cfg, space, url, create=False, seed=cfg.seed + worker + 7919 * existing)
-    rules = Rules(target=cfg.trials, max_attempts=max_attempts(cfg.trials), max_failures=MAX_CONSECUTIVE_FAILURES,
-                  stale_after=stale_after(), since=existing)
-    if data is None and cfg.data is not None:
-        data = _search_data(cfg)
-    attrs = study.user_attrs
-    objective = Objective(SearchContext(cfg, space, data, rules, tuple(attrs["data_info"]["input_size"]),
-                                        attrs["data_info"]["num_classes"], attrs["space_max"],
-                                        cfg.run_dir / "checkpoints", functools.partial(storage_lock, url),
-                                        evaluate=evaluate))
-    callbacks = [on_trial] if on_trial else []
-    if cfg.sampler in NNI_SAMPLERS:
-        from bsnas.study.nni_driver import drive_nni
-
-        drive_nni(study, objective, callbacks, worker)
-        return
-    while True:
-        interrupt.check()
-        step = next_step([summarize(t) for t in study.get_trials(deepcopy=False)], rules, time.time())
-        mark_dead(study, step.stale)
-        if step.action == STOP:
-            if step.reason == "target":
-                return
-            raise SearchError(step.message)
-        if step.action == WAIT:  # the trials in flight may fail
-            time.sleep(0.5)
-            continue
-        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=callbacks)
-
-
-def _worker_process(cfg: SearchConfig, url: str, worker: int, threads: int, verbosity: int,
-                    errors: multiprocessing.Queue, evaluate: Evaluate | None) -> None:
-    """A ``--jobs`` worker: stops like Ctrl-C on SIGTERM; reports its error to the parent in one line."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the workers
-    optuna.logging.set_verbosity(verbosity)
-    try:
-        with interrupt.handling((signal.SIGTERM,)):
-            _worker(cfg, url, worker, threads, evaluate=evaluate)
-    except KeyboardInterrupt:
-        raise SystemExit(130) from None
-    except Exception as err:
-        errors.put(f"worker {worker}: {err}" if isinstance(err, SearchError) else
-                   f"worker {worker}: {type(err).__name__}: {(str(err).splitlines() or [''])[0]}")
-        raise SystemExit(1) from None
+def target_met(study: optuna.Study, target: int) -> bool:
+    """Whether ``target`` trials of ``study`` count toward ``--trials`` (the workers' own rule)."""
+    return sum(status_of(t).counts_toward_target for t in study.get_trials(deepcopy=False)) >= target
 
 
 def _check_data(cfg: SearchConfig, space: SearchSpace, data: ProxyData) -> tuple[int, int, int]:
@@ -156,7 +90,7 @@ def _check_data(cfg: SearchConfig, space: SearchSpace, data: ProxyData) -> tuple
 
 
 def _frame(cfg: SearchConfig, space: SearchSpace) -> tuple[ProxyData | None, dict]:
-    """The search's data (None when the user's ``evaluate`` brings its own) and its data_info."""
+    """The search's data (None when the user's evaluator brings its own) and its data_info."""
     if cfg.data is None:
         size = cfg.input_size
         if not (isinstance(size, (tuple, list)) and len(size) == 3) or cfg.num_classes is None:
@@ -165,17 +99,29 @@ def _frame(cfg: SearchConfig, space: SearchSpace) -> tuple[ProxyData | None, dic
                               f"num_classes={cfg.num_classes!r}")
         return None, {"input_size": list(size), "train_resolution": None, "num_classes": cfg.num_classes,
                       "classes": [str(i) for i in range(cfg.num_classes)][:1000], "preprocessing": None}
-    data = _search_data(cfg)
+    data = load_search_data(cfg.data, cfg.resolution, cfg.val_size, cfg.seed, cfg.device, cfg.val_subset,
+                            cfg.read_size)
     cost_size = _check_data(cfg, space, data)
     return data, {"input_size": list(cost_size), "train_resolution": list(data.input_size),
                   "num_classes": data.num_classes, "classes": list(data.classes)[:1000],
                   "preprocessing": {**data.preprocessing(), "input_size": list(cost_size)}}
 
 
-def prepare(cfg: SearchConfig, log: Callable[[str], None] | None = None) -> tuple[SearchSpace, str, optuna.Study,
-                                                                                  ProxyData | None]:
+def prepare(cfg: SearchConfig, evaluator: Evaluator, log: Callable[[str], None] | None = None
+            ) -> tuple[SearchSpace, str, optuna.Study, ProxyData | None]:
     """Validate everything that can fail before any training, create or resume the study."""
     space = load_space(cfg.space)
+    url = resolve_storage_url(cfg.storage, cfg.run_dir)
+    backend = backend_for(url)
+    if cfg.jobs > 1 and not backend.shared:
+        raise SearchError(f"--jobs {cfg.jobs} needs a storage that processes share, but {mask_url(url)!r} is a "
+                          f"{backend.kind} storage; use a file or database (--storage)")
+    if cfg.jobs > 1:
+        try:
+            pickle.dumps(evaluator)
+        except Exception as err:
+            raise SearchError(f"--jobs {cfg.jobs} sends the evaluator to worker processes, but it cannot be pickled "
+                              f"({type(err).__name__}: {err}); use a module-level function or class") from None
     data, info = _frame(cfg, space)
     cost_size = tuple(info["input_size"])
     if min(cost_size[1:]) < space.total_stride:
@@ -185,77 +131,115 @@ def prepare(cfg: SearchConfig, log: Callable[[str], None] | None = None) -> tupl
     if stats.size < cfg.trials:
         raise SearchError(f"space {space.name!r} has only {stats.size} architectures, fewer than --trials "
                           f"{cfg.trials}; ask for at most {stats.size} or widen the space")
-    for name, smallest, limit in (("FLOPs", stats.min_flops, cfg.max_flops),
-                                  ("params", stats.min_params, cfg.max_params)):
-        if limit is not None and smallest > limit:
-            raise SearchError(f"the smallest architecture of space {space.name!r} has {smallest:,} {name}, over the "
+    for name, limit in cfg.budgets.items():
+        smallest = getattr(stats, f"min_{name}", None)
+        if smallest is not None and smallest > limit:
+            label = "FLOPs" if name == "flops" else name
+            raise SearchError(f"the smallest architecture of space {space.name!r} has {smallest:,} {label}, over the "
                               f"budget of {limit:,}; raise the budget or use a smaller space")
     resolve_device(cfg.device)
-    url = resolve_storage_url(cfg.storage, cfg.run_dir)
-    study = open_study(cfg, space, url, create=True, seed=cfg.seed, cost_size=cost_size)
-    study.set_user_attr("space_max", {"flops": stats.max_flops, "params": stats.max_params})
+    study = create_or_resume(cfg, url, fingerprint(cfg, space.path, cost_size,
+                                                   data.content_hash() if data is not None else None,
+                                                   evaluator.fingerprint()))
+    study.set_user_attr("space_max", space_scale(("flops", "params", *cfg.objectives[1:]), stats))
     study.set_user_attr("data_info", info)
     if cfg.warm_start:
-        with storage_lock(url):
-            for note in warm_start(study, space, cfg.warm_start, cost_size, info["num_classes"], cfg.max_flops,
-                                   cfg.max_params):
+        with storage_lock(url, cfg.study_name):
+            for note in warm_start(study, space, cfg.warm_start, cost_size, info["num_classes"], cfg.budgets):
                 if log:
                     log(note)
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     resolved = dataclasses.asdict(cfg) | {"storage": mask_url(url), "space_path": space.path,
-                                          "space_hash": cfg.fingerprint(space.path, cost_size)["space_hash"],
+                                          "space_hash": study.user_attrs["bsnas_config"]["space_hash"],
                                           "input_size": list(cost_size), "train_resolution": info["train_resolution"],
                                           "num_classes": info["num_classes"], "rungs": list(cfg.rungs),
-                                          "bsnas_version": __version__}
-    atomic_write_text(cfg.run_dir / "config.json", json.dumps(resolved, indent=2) + "\n")
+                                          "evaluator": evaluator.fingerprint(), "bsnas_version": __version__}
+    atomic_write_text(cfg.run_dir / "config.json", json.dumps(resolved, indent=2, default=str) + "\n")
     return space, url, study, data
 
 
 def run_search(cfg: SearchConfig, on_trial: OnTrial | None = None, poll: float = 1.0,
                log_failures: bool = False, log: Callable[[str], None] | None = None,
-               evaluate: Evaluate | None = None) -> optuna.Study:
-    """Run (or resume) the search until ``cfg.trials`` architectures are trained; return the study.
+               evaluate: Callable | None = None, evaluator: Evaluator | None = None,
+               on_progress: OnProgress | None = None,
+               on_start: Callable[[optuna.Study], None] | None = None) -> optuna.Study:
+    """Run (or resume) the search until ``cfg.trials`` trials count toward the target; return the study.
 
-    ``on_trial(study, trial)`` is called for every finished trial, from this process. Optuna's own
-    warning (with a traceback) for each failed trial is shown only with ``log_failures``; ``log``
-    receives one line per warm-start design. ``evaluate(model, data, trial) -> accuracy`` replaces the
-    proxy training (see :class:`~bsnas.study.objective.Objective`); with ``jobs > 1`` it must be a
-    module-level function (worker processes import it).
+    ``on_trial(study, trial)`` is called for every finished trial, ``on_progress(number, progress)`` with
+    the running trials' progress (epoch, epochs, images per second) and ``on_start(study)`` once the
+    study is ready, all from this process. Each failed trial's traceback is logged (logger
+    ``bsnas.search``) only with ``log_failures``; ``log`` receives one line per warm-start design.
+    ``evaluate(model, data, trial)`` (a function returning an accuracy or a dict of metrics) or
+    ``evaluator`` (an :class:`~bsnas.evaluators.Evaluator`) replaces the proxy training; with ``jobs > 1``
+    either must pickle (a module-level function or class).
     """
-    verbosity = optuna.logging.WARNING if log_failures else optuna.logging.ERROR
-    optuna.logging.set_verbosity(verbosity)
-    _, url, study, data = prepare(cfg, log)
+    level = optuna.logging.WARNING if log_failures else optuna.logging.ERROR
+    optuna.logging.set_verbosity(level)
+    logger.setLevel(level)
+    chosen = build_evaluator(cfg, evaluator, evaluate)
+    _, url, study, data = prepare(cfg, chosen, log)
+    if on_start is not None:
+        on_start(study)
     cores = os.cpu_count() or 1
     if cfg.jobs == 1:
         with interrupt.handling():
-            _worker(cfg, url, 0, cores, data, on_trial, evaluate)
+            run_worker(cfg, url, 0, cores, chosen, data, WorkerHooks(on_trial, on_progress))
         return study
     del data
     threads = max(1, cores // cfg.jobs)
     ctx = multiprocessing.get_context("spawn")
     errors = ctx.Queue()
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    procs = [ctx.Process(target=_worker_process, args=(cfg.for_worker(w, gpus), url, w, threads, verbosity, errors,
-                                                       evaluate), daemon=True) for w in range(cfg.jobs)]
+    procs = [ctx.Process(target=_worker_process, args=(cfg.for_worker(w, gpus), url, w, threads, level, errors,
+                                                       chosen), daemon=True) for w in range(cfg.jobs)]
     for p in procs:
         p.start()
-    seen: set[int] = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
     try:
-        while True:
-            alive = any(p.is_alive() for p in procs)
-            for t in study.get_trials(deepcopy=False):
-                if t.state.is_finished() and t.number not in seen:
-                    seen.add(t.number)
-                    if on_trial:
-                        on_trial(study, t)
-            if not alive:
-                break
-            time.sleep(poll)
+        _watch(study, procs, poll, on_trial, on_progress)
     finally:
         _stop(procs)
-    if len(trained_trials(study)) >= cfg.trials:
+    if target_met(study, cfg.trials):
         return study  # the target is met, even if a worker was killed on the way
     raise SearchError(_worker_failure(procs, errors))
+
+
+def _watch(study: optuna.Study, procs: list, poll: float, on_trial: OnTrial | None,
+           on_progress: OnProgress | None) -> None:
+    """Until the workers end: report finished trials and the running ones' progress, from this process."""
+    seen: set[int] = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+    shown: dict[int, object] = {}
+    while True:
+        alive = any(p.is_alive() for p in procs)
+        for t in study.get_trials(deepcopy=False):
+            if t.state.is_finished() and t.number not in seen:
+                seen.add(t.number)
+                if on_trial:
+                    on_trial(study, t)
+            beat = t.user_attrs.get("heartbeat")
+            progress = beat.get("progress") if isinstance(beat, dict) and not t.state.is_finished() else None
+            if on_progress and progress and shown.get(t.number) != progress:
+                shown[t.number] = progress
+                on_progress(t.number, progress)
+        if not alive:
+            return
+        time.sleep(poll)
+
+
+def _worker_process(cfg: SearchConfig, url: str, worker: int, threads: int, verbosity: int,
+                    errors: multiprocessing.Queue, evaluator: Evaluator) -> None:
+    """A ``--jobs`` worker: stops like Ctrl-C on SIGTERM; reports its error to the parent in one line."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops the workers
+    optuna.logging.set_verbosity(verbosity)
+    logger.setLevel(verbosity)
+    try:
+        with interrupt.handling((signal.SIGTERM,)):
+            run_worker(cfg, url, worker, threads, evaluator)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except Exception as err:
+        errors.put(f"worker {worker}: {err}" if isinstance(err, SearchError) else
+                   f"worker {worker}: {type(err).__name__}: {(str(err).splitlines() or [''])[0]}")
+        raise SystemExit(1) from None
 
 
 def _stop(procs: list) -> None:
@@ -282,5 +266,5 @@ def _worker_failure(procs: list, errors) -> str:
         return "; ".join(messages)
     codes = [p.exitcode for p in procs]
     killed = [f"worker {i} by signal {-c}" for i, c in enumerate(codes) if c is not None and c < 0]
-    how = f"killed ({', '.join(killed)})" if killed else f"exited with codes {codes}"
-    return f"the worker processes were {how} before the target was met; rerun the same command to resume"
+    how = f"were killed ({', '.join(killed)})" if killed else f"exited with codes {codes}"
+    return f"the worker processes {how} before the target was met; rerun the same command to resume"

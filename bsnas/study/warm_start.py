@@ -17,9 +17,9 @@ import optuna
 
 from bsnas.arch.baselines import list_baselines
 from bsnas.arch.codec import encode_arch
-from bsnas.arch.cost import count
 from bsnas.arch.resolve import as_record
 from bsnas.errors import BsnasError, SpaceError
+from bsnas.metrics import Frame, measure
 from bsnas.space.choices import params_of
 from bsnas.space.schema import SearchSpace
 
@@ -39,7 +39,7 @@ def _candidates(source: str) -> list[str]:
 
 
 def warm_start(study: optuna.Study, space: SearchSpace, source: str, cost_size: tuple[int, int, int],
-               num_classes: int, max_flops: int | None, max_params: int | None) -> list[str]:
+               num_classes: int, budgets: dict[str, float]) -> list[str]:
     """Enqueue the designs of ``source`` the space expresses within budget; return one note per design."""
     if study.user_attrs.get(DONE) is not None:
         return []
@@ -53,9 +53,13 @@ def warm_start(study: optuna.Study, space: SearchSpace, source: str, cost_size: 
                 notes.append(f"warm start {name}: skipped, {err}")
             continue
         text = encode_arch(arch)
-        flops, n_params = count(arch, cost_size, num_classes)
-        if (max_flops is not None and flops > max_flops) or (max_params is not None and n_params > max_params):
-            notes.append(f"warm start {name}: skipped, over budget ({flops:,} FLOPs, {n_params:,} params)")
+        measured = measure(("flops", "params", *budgets), Frame(arch, cost_size, num_classes))
+        flops = measured["flops"]
+        over = [n for n, limit in budgets.items() if measured[n] > limit]
+        if over:
+            costs = ", ".join(f"{measured[n]:,} {'FLOPs' if n == 'flops' else n}" for n in dict.fromkeys(
+                ("flops", "params", *over)))
+            notes.append(f"warm start {name}: skipped, over budget ({costs})")
             continue
         if text in seen:
             continue

@@ -188,6 +188,10 @@ class Trainer:
         self.epoch += 1
         return loss_sum / self.steps_per_epoch, None
 
+    @property
+    def images_per_sec(self) -> float:
+        return self.seen / max(self.train_time, 1e-9)
+
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         start = time.perf_counter()
         result = evaluate(self.model, self.data, x, y, self.config.channels_last, amp=self.config.amp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from bsnas.arch.record import ArchRecord
@@ -38,12 +39,13 @@ class ProxyResult:
 
 
 def train_proxy(arch: ArchRecord | Arch | str, data: ProxyData, config: ProxyConfig | None = None,
-                progress: bool = False) -> ProxyResult:
+                progress: bool = False, on_epoch: Callable[..., None] | None = None) -> ProxyResult:
     """Train ``arch`` on ``data`` with ``config`` and score it on the validation split.
 
     Same architecture, data, config and device give identical metrics on the
     CPU. A NaN or infinite loss stops training at once; the result then has
-    ``diverged`` set and accuracy 0.
+    ``diverged`` set and accuracy 0. ``on_epoch(epoch=, epochs=, images_per_sec=)`` is called after
+    every epoch.
     """
     config = ProxyConfig() if config is None else config
     device = resolve_device(config.device)
@@ -54,11 +56,13 @@ def train_proxy(arch: ArchRecord | Arch | str, data: ProxyData, config: ProxyCon
         train_loss, diverged = trainer.run_epoch(bar)
         if diverged:
             break
+        if on_epoch is not None:
+            on_epoch(epoch=trainer.epoch, epochs=config.epochs, images_per_sec=trainer.images_per_sec)
     if bar is not None:
         bar.close()
     settings = {"data": data.spec, "input_size": list(data.input_size), "train_images": len(trainer.y),
                 "val_images": len(data.val_y), **asdict(config), "device": str(device)}
-    speed = trainer.seen / max(trainer.train_time, 1e-9)
+    speed = trainer.images_per_sec
     if diverged:
         return ProxyResult(0.0, float("inf"), float("nan"), trainer.epoch, trainer.train_time, speed, diverged,
                            settings=settings, images_seen=trainer.seen)

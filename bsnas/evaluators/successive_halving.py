@@ -1,4 +1,4 @@
-"""Multi-objective asynchronous successive halving (MO-ASHA, stopping variant), over the study's storage.
+"""The rules of multi-objective asynchronous successive halving (MO-ASHA, stopping variant).
 
 Optuna's pruners refuse multi-objective studies, so bsnas keeps the rung
 logic itself. With ``--fidelity asha --min-epochs 1 --max-epochs 9
@@ -9,7 +9,8 @@ epochs (:func:`rungs`). At each rung it records its validation accuracy
 1/eta of all trials that reached that rung so far (:func:`is_promoted`):
 non-dominated sorting on (error, cost), ties within a front broken by the
 hypervolume contribution, both from ``moocore``. A trial not promoted ends
-with ``status=stopped`` and its last rung's accuracy. Because the schedule
+with ``status=stopped`` (state PRUNED) and its last rung's accuracy
+(:class:`bsnas.evaluators.asha.AshaEvaluator` trains it). Because the schedule
 is the maximum budget's, a promoted trial simply trains on from where it
 stopped, and one that reaches the top rung has trained exactly as a
 full-fidelity trial would have.

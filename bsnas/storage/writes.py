@@ -1,0 +1,105 @@
+"""A trial's parameters and user attributes, written in a few transactions instead of one each.
+
+Optuna commits each suggested parameter and each ``trial.set_user_attr`` on its own. On an RDB
+storage every commit is an SQL round trip and a wait for the disk (``python
+benchmarks/sqlite_commit.py`` times one; ``python benchmarks/trial_overhead.py`` the whole). On an
+RDB storage (SQLite, PostgreSQL):
+
+* :func:`set_user_attrs` writes a group of attributes in one transaction; readers see all of it or
+  none of it;
+* :func:`store_params` stores a group of parameter values in one transaction (the sampler's joint
+  choices, see :func:`bsnas.samplers.sampling.sample_and_store`).
+
+Both go through the storage's own per-item writes, so the SQL and the checks are Optuna's. Any other
+storage (JournalFile, in-memory), or an Optuna whose internals differ from those this was written
+for, gets Optuna's one-write-per-item path, with the same result.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution
+
+try:  # Optuna's RDB internals; without them every storage takes the one-by-one path
+    from optuna.storages._rdb.models import TrialUserAttributeModel
+    from optuna.storages._rdb.storage import _create_scoped_session
+except ImportError:  # pragma: no cover - another Optuna layout
+    TrialUserAttributeModel = _create_scoped_session = None
+
+__all__ = ["rdb_backend", "set_user_attrs", "store_params"]
+
+#: The Optuna internals used here, with the parameters this module passes, in order.
+_RDB_WRITES = {"_set_trial_attr_without_commit": ("self", "session", "model_cls", "trial_id", "key", "value"),
+               "_set_trial_param_without_commit": ("self", "session", "trial_id", "param_name",
+                                                   "param_value_internal", "distribution", "previous_distribution")}
+
+
+def _internals_match() -> bool:
+    """Whether this Optuna has the internals, with the signatures, this module was written for."""
+    if _create_scoped_session is None:
+        return False
+    for name, params in _RDB_WRITES.items():
+        method = getattr(optuna.storages.RDBStorage, name, None)
+        if method is None or tuple(inspect.signature(method).parameters) != params:
+            return False
+    # Looked up on the class: reading the relative_params property of a trial would run its sampler.
+    return all(hasattr(optuna.Trial, name) for name in ("_is_relative_param", "relative_params"))
+
+
+_INTERNALS_MATCH = _internals_match()
+
+
+def rdb_backend(storage: optuna.storages.BaseStorage) -> optuna.storages.RDBStorage | None:
+    """The RDB storage behind ``storage`` (Optuna wraps one in a cache) when this module may write to it."""
+    backend = getattr(storage, "_backend", storage)
+    usable = (_INTERNALS_MATCH and isinstance(backend, optuna.storages.RDBStorage)
+              and hasattr(backend, "scoped_session"))
+    return backend if usable else None
+
+
+def _trial_rdb(trial: optuna.Trial) -> optuna.storages.RDBStorage | None:
+    backend = rdb_backend(trial.storage)
+    usable = backend is not None and hasattr(trial, "_cached_frozen_trial") and hasattr(trial, "_trial_id")
+    return backend if usable else None
+
+
+def set_user_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
+    """``trial.set_user_attr(key, value)`` for each item of ``attrs``, in one transaction where possible."""
+    backend = _trial_rdb(trial) if len(attrs) > 1 else None
+    if backend is not None and in_one_transaction(backend, lambda session: [
+            backend._set_trial_attr_without_commit(session, TrialUserAttributeModel, trial._trial_id, key, value)
+            for key, value in attrs.items()]):
+        trial._cached_frozen_trial.user_attrs.update(attrs)  # what Trial.set_user_attr keeps for the objective
+        return
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+
+
+def store_params(trial: optuna.Trial, chosen: dict[str, tuple[Any, BaseDistribution]]) -> bool:
+    """Store ``name: (value, distribution)`` for the trial in one transaction, as ``trial.suggest_*`` would
+    have stored each; False (nothing written) where this storage or Optuna has no such path."""
+    backend = _trial_rdb(trial)
+    if backend is None or len(chosen) < 2 or not in_one_transaction(backend, lambda session: [
+            backend._set_trial_param_without_commit(session, trial._trial_id, name, dist.to_internal_repr(value), dist)
+            for name, (value, dist) in chosen.items()]):
+        return False
+    for name, (value, dist) in chosen.items():  # what Trial._suggest keeps after storing a parameter
+        trial._cached_frozen_trial.distributions[name] = dist
+        trial._cached_frozen_trial.params[name] = value
+    return True
+
+
+def in_one_transaction(backend: optuna.storages.RDBStorage, writes) -> bool:
+    """Run ``writes(session)`` in one transaction; False (nothing written) when another writer added
+    one of the rows first, so the caller writes them one by one, as Optuna would."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with _create_scoped_session(backend.scoped_session) as session:
+            writes(session)
+    except IntegrityError:
+        return False
+    return True
