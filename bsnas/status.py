@@ -8,7 +8,8 @@ with what bsnas reads from the status:
 ==================  =========  ====================================================
 status              state      meaning
 ==================  =========  ====================================================
-``training``        RUNNING    claimed its architecture and is being evaluated
+``training``        RUNNING    claimed its architecture and is being evaluated (or has just
+                               written its result, and not yet its state)
 ``sampling``        RUNNING    sampling, or waiting for a duplicate's result
 ``trained``         COMPLETE   evaluated at full fidelity
 ``reused``          COMPLETE   a duplicate: the result of a ``trained`` trial
@@ -104,6 +105,7 @@ _STATES = {Status.TRAINING: TrialState.RUNNING, Status.SAMPLING: TrialState.RUNN
            Status.REUSED_STOPPED: TrialState.PRUNED, Status.SURPLUS: TrialState.PRUNED,
            Status.FAILED: TrialState.FAIL, Status.WORKER_DIED: TrialState.FAIL,
            Status.INTERRUPTED: TrialState.FAIL, Status.ENQUEUED: TrialState.WAITING}
+_HOLDS_CLAIM = (Status.TRAINING.value, Status.TRAINED.value, Status.STOPPED.value)
 _FAIL_KINDS = {"error": Status.FAILED, Status.FAILED.value: Status.FAILED,
                Status.WORKER_DIED.value: Status.WORKER_DIED, Status.INTERRUPTED.value: Status.INTERRUPTED}
 
@@ -120,8 +122,8 @@ def status_of(t: FrozenTrial) -> Status:
         return _FAIL_KINDS.get(attrs.get(FAIL_KIND), Status.FAILED)
     if t.state == TrialState.WAITING:
         return Status.ENQUEUED
-    if t.state == TrialState.RUNNING:
-        return Status.TRAINING if attrs.get("status") == Status.TRAINING.value else Status.SAMPLING
+    if t.state == TrialState.RUNNING:  # claimed; or finishing: its result written, its state not yet
+        return Status.TRAINING if attrs.get("status") in _HOLDS_CLAIM else Status.SAMPLING
     try:
         status = Status(attrs.get("status"))
     except ValueError:

@@ -86,7 +86,7 @@ def snapshot(root):
 
 
 def _search(ws, *extra):
-    return ["search", "--space", "tiny", "--trials", "2", "--epochs", "1", "--runs-dir", str(ws / "runs"),
+    return ["search", "--space", "tiny", "--data", "digits", "--trials", "2", "--epochs", "1", "--runs-dir", str(ws / "runs"),
             "--study", "new", *extra]
 
 

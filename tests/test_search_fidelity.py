@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import optuna
@@ -18,6 +19,7 @@ from bsnas.results.export import export_trial
 from bsnas.results.front import pareto_front
 from bsnas.space import find_spaces, load_space, random_archs, sample_arch
 from bsnas.space.choices import params_of
+from bsnas.status import Status, status_of
 from bsnas.study import SearchConfig, run_search, trained_trials
 from bsnas.training import ProxyConfig, train_proxy
 
@@ -75,6 +77,25 @@ def test_rungs_and_promotion():
     assert is_promoted(points[:1], 0, 3)  # the first trial to reach a rung always goes on
 
 
+def reference_promoted(points: list[tuple[float, float]], mine: int, eta: int) -> bool:
+    """MO-ASHA's promotion rule written out by hand for two minimised objectives, independent of moocore:
+    peel Pareto fronts by pairwise dominance, rank within a front by the exact 2-D hypervolume
+    contribution against (1.1, 1.1), ties by arrival order; the top ceil(n / eta) go on."""
+    left, order = list(range(len(points))), []
+    while left:
+        front = [i for i in left if not any(points[j][0] <= points[i][0] and points[j][1] <= points[i][1]
+                                            and points[j] != points[i] for j in left)]
+        ranked = sorted(front, key=lambda i: points[i])
+        share = {}
+        for k, i in enumerate(ranked):
+            x_next = points[ranked[k + 1]][0] if k + 1 < len(ranked) else 1.1
+            y_prev = points[ranked[k - 1]][1] if k > 0 else 1.1
+            share[i] = (x_next - points[i][0]) * (y_prev - points[i][1])
+        order += sorted(front, key=lambda i: (-round(share[i], 12), i))
+        left = [i for i in left if i not in front]
+    return mine in order[:math.ceil(len(points) / eta)]
+
+
 @pytest.fixture(scope="module")
 def asha(tmp_path_factory):
     root = tmp_path_factory.mktemp("asha")
@@ -86,26 +107,28 @@ def asha(tmp_path_factory):
 
 def test_asha_judges_every_trial_at_its_rungs_exactly_as_the_rule_says(asha):
     study, cfg = asha
-    done = [t for t in study.trials if t.state == TrialState.COMPLETE and t.user_attrs.get("status") in
-            ("trained", "stopped")]
+    done = [t for t in study.trials if status_of(t).counts_toward_target]
     assert len(done) == 10 and cfg.rungs == (1, 2, 4)
-    statuses = {t.user_attrs["status"] for t in done}
-    assert statuses == {"trained", "stopped"}
+    assert {status_of(t) for t in done} == {Status.TRAINED, Status.STOPPED}
+    scale = study.user_attrs["space_max"]["flops"]
     for t in done:
         a = t.user_attrs
         reached = [r for r in cfg.rungs if rung_key(r) in a]
         assert reached == list(cfg.rungs[:len(reached)]) and a["rung"] == reached[-1] == a["epochs_run"]
-        assert a["accuracy"] == a[rung_key(reached[-1])] and a["status"] == ("trained" if reached[-1] == 4 else
-                                                                              "stopped")
+        full = reached[-1] == 4
+        assert a["accuracy"] == a[rung_key(reached[-1])] and status_of(t) is (Status.TRAINED if full else Status.STOPPED)
+        # a stopped trial is PRUNED without objective values: no sampler can read its low-rung accuracy
+        assert (t.state, t.values is None) == ((TrialState.COMPLETE, False) if full else (TrialState.PRUNED, True))
         assert 0 < a["eval_time"] < a["train_time"]  # scored at each rung reached
-        for r in reached[:-1] + ([] if a["status"] == "trained" else reached[-1:]):
-            if r == cfg.rungs[-1]:
-                continue
-            earlier = [u for u in done if u.number < t.number and rung_key(r) in u.user_attrs]
-            points = np.array([[1 - u.user_attrs[rung_key(r)], u.user_attrs["flops"] / study.user_attrs[
-                "space_max"]["flops"]] for u in [*earlier, t]])
-            assert is_promoted(points, len(earlier), 2) == (rung_key(cfg.rungs[cfg.rungs.index(r) + 1]) in a), t.number
-    assert not any((cfg.run_dir / "checkpoints").iterdir())  # every checkpoint deleted when its trial ended
+        for r in reached[:-1] + ([] if full else reached[-1:]):
+            earlier = {u.user_attrs["arch"]: u for u in done if u.number < t.number and rung_key(r) in u.user_attrs}
+            earlier.pop(a["arch"], None)
+            points = [(1 - u.user_attrs[rung_key(r)], u.user_attrs["flops"] / scale) for u in earlier.values()]
+            points.append((1 - a[rung_key(r)], a["flops"] / scale))
+            went_on = rung_key(cfg.rungs[cfg.rungs.index(r) + 1]) in a
+            assert reference_promoted(points, len(points) - 1, 2) == went_on, (t.number, r)
+    assert not list(cfg.run_dir.joinpath("checkpoints").rglob("*.pt"))  # every checkpoint deleted at the end
+    assert {t.number for t in study.best_trials} <= {t.number for t in done if status_of(t) is Status.TRAINED}
 
 
 def test_a_trial_promoted_to_the_top_trains_exactly_like_full_fidelity(asha):
@@ -158,7 +181,7 @@ def test_params_of_names_the_first_field_that_does_not_fit():
 
 
 def test_warm_start_enqueues_the_expressible_baselines_first(tmp_path, capsys):
-    argv = ["search", "--space", "resnet", "--trials", "5", "--epochs", "1", "--subset", "128", "--study", "warm",
+    argv = ["search", "--space", "resnet", "--data", "digits", "--trials", "5", "--epochs", "1", "--subset", "128", "--study", "warm",
             "--runs-dir", str(tmp_path), "--warm-start", "baselines", "--quiet"]
     assert main(argv) == 0
     err = capsys.readouterr().err

@@ -140,7 +140,7 @@ def test_an_enqueued_trial_keeps_its_parameters(tmp_path):
 
 
 def test_an_optuna_with_other_internals_gets_optuna_s_own_path(tmp_path, monkeypatch):
-    import bsnas.study.writes as writes
+    import bsnas.storage.writes as writes
 
     assert writes._internals_match()  # the installed Optuna: the grouped path is the one tested above
     monkeypatch.setattr(writes, "_INTERNALS_MATCH", False)

@@ -25,25 +25,30 @@ def callable_name(fn: Callable) -> str:
 
 def check_metrics(metrics: object, who: str) -> dict[str, float]:
     """An evaluator's answer as ``{name: float}`` with ``accuracy`` in [0, 1], or a one-line error."""
-    if isinstance(metrics, dict):
-        if "accuracy" not in metrics:
-            raise BsnasError(f"{who} must return an accuracy, or a dict with an 'accuracy' key, but returned a dict "
-                             f"with keys {sorted(metrics)}")
-        taken = sorted(set(metrics) & set(RESERVED))
-        if taken:
-            raise BsnasError(f"{who} returned metric {taken[0]!r}, a name bsnas keeps for itself; rename it")
-        out = {}
-        for name, value in metrics.items():
-            if not isinstance(name, str) or not name:
-                raise BsnasError(f"{who} returned a metric named {name!r}; metric names are non-empty strings")
-            out[name] = get_metric(name).check_value(value, who) if name == "accuracy" else _number(value, name, who)
-        return out
-    return {"accuracy": get_metric("accuracy").check_value(metrics, who)}
+    accuracy = get_metric("accuracy")
+    if not isinstance(metrics, dict):
+        if isinstance(metrics, bool) or not isinstance(metrics, (int, float)) or not (
+                accuracy.bounds[0] <= metrics <= accuracy.bounds[1]):
+            raise BsnasError(f"evaluate must return an accuracy in [0, 1], but {who} returned {metrics!r} (a dict of "
+                             "metrics may hold it as 'accuracy')")
+        return {"accuracy": float(metrics)}
+    if "accuracy" not in metrics:
+        raise BsnasError(f"evaluate must return an accuracy, or a dict with an 'accuracy' key, but {who} returned "
+                         f"a dict with keys {sorted(map(str, metrics))}")
+    taken = sorted(set(metrics) & set(RESERVED))
+    if taken:
+        raise BsnasError(f"evaluate {who} returned metric {taken[0]!r}, a name bsnas keeps for itself; rename it")
+    out = {}
+    for name, value in metrics.items():
+        if not isinstance(name, str) or not name:
+            raise BsnasError(f"evaluate {who} returned a metric named {name!r}; metric names are non-empty strings")
+        out[name] = accuracy.check_value(value, f"evaluate {who}") if name == "accuracy" else _number(value, name, who)
+    return out
 
 
 def _number(value: object, name: str, who: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise BsnasError(f"{who} must return numbers as metrics, but returned {name}={value!r}")
+        raise BsnasError(f"evaluate must return numbers as metrics, but {who} returned {name}={value!r}")
     return float(value)
 
 
@@ -65,6 +70,6 @@ class CallableEvaluator(Evaluator):
         torch.manual_seed(ctx.seed)  # the same architecture gets the same initial weights
         model = build_model(request.arch, ctx.num_classes, ctx.cost_size[0])
         start = time.perf_counter()
-        metrics = check_metrics(self.fn(model, ctx.data, request.trial), f"evaluate ({callable_name(self.fn)})")
+        metrics = check_metrics(self.fn(model, ctx.data, request.trial), callable_name(self.fn))
         return Evaluation(metrics, {"train_time": round(time.perf_counter() - start, 3),
                                     "evaluated_by": callable_name(self.fn)})

@@ -32,7 +32,7 @@ class FileStorageLock:
         try:
             self._lock.acquire(timeout=timeout)
         except Timeout:
-            raise SearchError(f"waited {timeout:.0f} s for the storage lock {str(self.path)!r}, which another process "
+            raise SearchError(f"waited {timeout:g} s for the storage lock {str(self.path)!r}, which another process "
                               f"holds (a search on the same storage?); wait for it to finish, or raise "
                               f"${LOCK_TIMEOUT_ENV}") from None
         try:

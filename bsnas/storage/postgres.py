@@ -73,7 +73,7 @@ class PostgresBackend(StorageBackend):
             except sqlalchemy.exc.OperationalError as err:
                 if "lock timeout" not in str(err):
                     raise
-                raise SearchError(f"waited {timeout:.0f} s for the PostgreSQL advisory lock "
+                raise SearchError(f"waited {timeout:g} s for the PostgreSQL advisory lock "
                                   f"{name or 'of the storage'!r} that another worker holds; wait for it, or raise "
                                   f"${LOCK_TIMEOUT_ENV}") from None
             held.add((self.url, name))
