@@ -12,7 +12,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from stubs import HashEvaluator
 
+from bsnas.status import Status, status_of
 from bsnas.study import SearchConfig, run_search
 
 pytest.importorskip("optuna_dashboard", reason="install bsnas[dashboard] to test optuna-dashboard")
@@ -24,10 +26,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_dashboard_shows_objective_names_and_arch(tmp_path):
-    cfg = SearchConfig.from_options(space="tiny", data="digits", trials=2, epochs=1, subset=128, study="dash",
-                       runs_dir=str(tmp_path))
-    run_search(cfg)
+def test_dashboard_shows_objective_names_arch_and_only_full_fidelity_trials_as_best(tmp_path):
+    cfg = SearchConfig.from_options(space="tiny", data="digits", trials=8, study="dash", runs_dir=str(tmp_path),
+                                    sampler="random")
+    study = run_search(cfg, evaluator=HashEvaluator(stop_above=0.75))  # the best quarter judged below full fidelity
+    stopped = {t.number for t in study.trials if status_of(t) is Status.STOPPED}
+    trained = {t.number for t in study.trials if status_of(t) is Status.TRAINED}
     port = free_port()
     url = f"sqlite:///{tmp_path / 'dash' / 'study.db'}"
     exe = Path(sys.executable).with_name("optuna-dashboard")
@@ -54,3 +58,5 @@ def test_dashboard_shows_objective_names_and_arch(tmp_path):
     assert detail["objective_names"] == ["accuracy", "flops"]
     attrs = {a["key"]: a["value"] for a in detail["trials"][0]["user_attrs"]}
     assert attrs["arch"].startswith("stem_") and {"flops", "params", "accuracy", "status"} <= set(attrs)
+    best = {t["number"] for t in detail["best_trials"]}
+    assert stopped and best and best <= trained and not best & stopped
