@@ -31,8 +31,8 @@ def trials(url: str, study: str):
 def measure(kind: str, root: Path, n: int) -> dict:
     storage = [] if kind == "sqlite" else ["--storage", str(root / "study.log")]
     url = f"sqlite:///{root / 'runs' / 'dead' / 'study.db'}" if kind == "sqlite" else str(root / "study.log")
-    cmd = [sys.executable, "-m", "bsnas", "search", "--space", "tiny", "--data", "digits", "--trials", str(n), "--epochs", "60",
-           "--study", "dead", "--runs-dir", str(root / "runs"), "--quiet", *storage]
+    cmd = [sys.executable, "-m", "bsnas", "search", "--space", "tiny", "--data", "digits", "--trials", str(n),
+           "--epochs", "60", "--study", "dead", "--runs-dir", str(root / "runs"), "--quiet", *storage]
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     def training() -> bool:
         return any(t.state == TrialState.RUNNING and t.user_attrs.get("status") == "training"

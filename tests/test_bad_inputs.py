@@ -86,8 +86,8 @@ def snapshot(root):
 
 
 def _search(ws, *extra):
-    return ["search", "--space", "tiny", "--data", "digits", "--trials", "2", "--epochs", "1", "--runs-dir", str(ws / "runs"),
-            "--study", "new", *extra]
+    return ["search", "--space", "tiny", "--data", "digits", "--trials", "2", "--epochs", "1",
+            "--runs-dir", str(ws / "runs"), "--study", "new", *extra]
 
 
 def _export(ws, *extra):

@@ -22,8 +22,8 @@ def bsnas_cli(*argv, cwd) -> subprocess.CompletedProcess:
 
 
 def test_search_json_summary_and_no_experimental_warning(tmp_path):
-    done = bsnas_cli("search", "--space", "tiny", "--data", "digits", "--trials", "2", "--epochs", "1", "--subset", "256",
-                     "--study", "j", "--format", "json", "--quiet", cwd=tmp_path)
+    done = bsnas_cli("search", "--space", "tiny", "--data", "digits", "--trials", "2", "--epochs", "1",
+                     "--subset", "256", "--study", "j", "--format", "json", "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)  # stdout is one JSON document; trial lines went to stderr
     assert summary["study"] == "j" and summary["trained"] == 2 and summary["storage"].startswith("sqlite:///")
@@ -40,8 +40,8 @@ def test_search_json_summary_and_no_experimental_warning(tmp_path):
 
 def test_front_csv_and_json_carry_exact_counts_every_study_and_baselines(tmp_path, capsys):
     for name, seed in (("a", "0"), ("b", "1")):
-        assert main(["search", "--space", "tiny", "--data", "digits", "--trials", "2", "--epochs", "1", "--subset", "256", "--seed",
-                     seed, "--study", name, "--runs-dir", str(tmp_path), "--quiet"]) == 0
+        assert main(["search", "--space", "tiny", "--data", "digits", "--trials", "2", "--epochs", "1",
+                     "--subset", "256", "--seed", seed, "--study", name, "--runs-dir", str(tmp_path), "--quiet"]) == 0
     capsys.readouterr()
     base = ["front", "--study", "a", "--study", "b", "--runs-dir", str(tmp_path), "--baselines",
             "cifar_resnet20_bsconvu"]

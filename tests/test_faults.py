@@ -24,8 +24,8 @@ N = 4
 
 
 def search_cmd(tmp_path, storage: str | None, study: str, *extra: str) -> list[str]:
-    cmd = [sys.executable, "-m", "bsnas", "search", "--space", "tiny", "--data", "digits", "--trials", str(N), "--epochs", "40",
-           "--study", study, "--runs-dir", str(tmp_path / "runs"), "--quiet", *extra]
+    cmd = [sys.executable, "-m", "bsnas", "search", "--space", "tiny", "--data", "digits", "--trials", str(N),
+           "--epochs", "40", "--study", study, "--runs-dir", str(tmp_path / "runs"), "--quiet", *extra]
     return cmd + (["--storage", storage] if storage else [])
 
 

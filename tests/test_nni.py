@@ -80,8 +80,9 @@ def test_an_nni_search_opens_no_port_and_writes_nothing_in_home(tmp_path):
     home.mkdir()
     before = _listening()
     env = {**{k: v for k, v in os.environ.items() if k != "NNI_FRAMEWORK"}, "HOME": str(home)}
-    cmd = [sys.executable, "-m", "bsnas", "search", "--space", "tiny", "--data", "digits", "--trials", "3", "--epochs", "3",
-           "--sampler", "nni-evolution", "--study", "quiet", "--runs-dir", str(tmp_path / "runs"), "--quiet"]
+    cmd = [sys.executable, "-m", "bsnas", "search", "--space", "tiny", "--data", "digits", "--trials", "3",
+           "--epochs", "3", "--sampler", "nni-evolution", "--study", "quiet", "--runs-dir", str(tmp_path / "runs"),
+           "--quiet"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     opened = set()
     while proc.poll() is None:
@@ -96,7 +97,8 @@ def test_an_nni_search_opens_no_port_and_writes_nothing_in_home(tmp_path):
 
 def test_without_nni_the_sampler_names_the_extra(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "nni", None)
-    argv = ["search", "--space", "tiny", "--data", "digits", "--trials", "1", "--sampler", "nni-random", "--runs-dir", str(tmp_path)]
+    argv = ["search", "--space", "tiny", "--data", "digits", "--trials", "1", "--sampler", "nni-random",
+            "--runs-dir", str(tmp_path)]
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pip install 'bsnas[nni]'" in err

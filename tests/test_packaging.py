@@ -36,6 +36,6 @@ def test_the_wheel_ships_the_spaces_and_searches_from_an_empty_folder(tmp_path):
     assert where.startswith(purelib), where  # not the repository's editable copy
     spaces = run([str(venv / "bin" / "bsnas"), "spaces", "--format", "csv"], cwd=empty).stdout
     assert {"tiny", "resnet", "mobilenet", "mobilenet224"} <= {line.split(",")[0] for line in spaces.splitlines()}
-    run([str(venv / "bin" / "bsnas"), "search", "--space", "tiny", "--data", "digits", "--trials", "2", "--epochs", "1", "--quiet"],
-        cwd=empty)
+    run([str(venv / "bin" / "bsnas"), "search", "--space", "tiny", "--data", "digits", "--trials", "2", "--epochs", "1",
+         "--quiet"], cwd=empty)
     assert (empty / "runs" / "tiny" / "study.db").is_file()

@@ -7,7 +7,6 @@ import optuna
 import pytest
 import torch
 from optuna.trial import TrialState
-
 from stubs import HashEvaluator, arch_accuracy
 
 from bsnas.cli import main
@@ -53,7 +52,8 @@ def test_search_trains_n_architectures_and_stores_everything(tmp_path):
 
 
 def test_params_objective_and_amounts(tmp_path):
-    study = run_search(config(tmp_path, trials=2, objectives=("accuracy", "flops", "params")), evaluator=HashEvaluator())
+    study = run_search(config(tmp_path, trials=2, objectives=("accuracy", "flops", "params")),
+                       evaluator=HashEvaluator())
     assert study.metric_names == ["accuracy", "flops", "params"] and len(study.directions) == 3
     assert parse_amount("50M") == 50_000_000 and parse_amount("1.5k") == 1500 and parse_amount("2G") == 2 * 10**9
     with pytest.raises(Exception, match="cannot read '50X'"):
@@ -184,8 +184,8 @@ def test_diverging_trials_fail_with_the_reason_and_give_up_after_ten(tmp_path, m
 
 
 def test_failing_trials_print_one_line_each_and_no_traceback(tmp_path, capsys):
-    argv = ["search", "--space", "tiny", "--data", "digits", "--trials", "2", "--epochs", "2", "--subset", "256", "--lr", "1e12",
-            "--study", "div", "--runs-dir", str(tmp_path), "--quiet"]
+    argv = ["search", "--space", "tiny", "--data", "digits", "--trials", "2", "--epochs", "2", "--subset", "256",
+            "--lr", "1e12", "--study", "div", "--runs-dir", str(tmp_path), "--quiet"]
     assert main(argv) == 1
     captured = capsys.readouterr()
     assert captured.err.count("\n") == 1 and "10 trials in a row failed" in captured.err

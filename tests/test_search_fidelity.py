@@ -116,7 +116,8 @@ def test_asha_judges_every_trial_at_its_rungs_exactly_as_the_rule_says(asha):
         reached = [r for r in cfg.rungs if rung_key(r) in a]
         assert reached == list(cfg.rungs[:len(reached)]) and a["rung"] == reached[-1] == a["epochs_run"]
         full = reached[-1] == 4
-        assert a["accuracy"] == a[rung_key(reached[-1])] and status_of(t) is (Status.TRAINED if full else Status.STOPPED)
+        assert a["accuracy"] == a[rung_key(reached[-1])]
+        assert status_of(t) is (Status.TRAINED if full else Status.STOPPED)
         # a stopped trial is PRUNED without objective values: no sampler can read its low-rung accuracy
         assert (t.state, t.values is None) == ((TrialState.COMPLETE, False) if full else (TrialState.PRUNED, True))
         assert 0 < a["eval_time"] < a["train_time"]  # scored at each rung reached
@@ -181,8 +182,8 @@ def test_params_of_names_the_first_field_that_does_not_fit():
 
 
 def test_warm_start_enqueues_the_expressible_baselines_first(tmp_path, capsys):
-    argv = ["search", "--space", "resnet", "--data", "digits", "--trials", "5", "--epochs", "1", "--subset", "128", "--study", "warm",
-            "--runs-dir", str(tmp_path), "--warm-start", "baselines", "--quiet"]
+    argv = ["search", "--space", "resnet", "--data", "digits", "--trials", "5", "--epochs", "1", "--subset", "128",
+            "--study", "warm", "--runs-dir", str(tmp_path), "--warm-start", "baselines", "--quiet"]
     assert main(argv) == 0
     err = capsys.readouterr().err
     family = ["cifar_resnet20", "cifar_resnet20_bsconvu", "cifar_resnet20_bsconvs_p1d4", "cifar_resnet20_bsconvs_p1d8"]

@@ -1,4 +1,4 @@
-"""One trial status: read from Optuna's state first, the ``status`` attribute second, with one predicate per question."""
+"""One trial status: read from Optuna's state first and the ``status`` attribute second; one predicate per question."""
 
 from __future__ import annotations
 
