@@ -176,3 +176,12 @@ def test_the_readme_python_api_example_runs(tmp_path):
     assert (tmp_path / "runs" / "api-export" / "index.json").is_file()
     assert (tmp_path / "runs" / "api-train" / "model.safetensors").is_file()
     assert "trial" in out.stdout and "accuracy" in out.stdout
+
+
+def test_the_readme_extension_example_runs(tmp_path):
+    out = subprocess.run([sys.executable, "-c", readme_block("extend")], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    header = out.stdout.splitlines()[0].split()
+    assert header == ["trial", "accuracy", "blocks", "arch"] and len(out.stdout.splitlines()) >= 2
+    assert not (tmp_path / "runs" / "extend" / "study.db").exists()  # an in-memory study
