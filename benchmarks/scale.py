@@ -87,6 +87,7 @@ def start_postgres(root: Path, max_connections: int) -> tuple[str, callable]:
     if not bins:
         raise SystemExit("no PostgreSQL here: apt-get install postgresql (or pass --storage URL)")
     bin_dir, data = bins[-1], root / "pg"
+    root.chmod(0o755)  # the postgres user must reach its data folder
     data.mkdir()
     shutil.chown(data, "postgres")
     run = lambda cmd: subprocess.run(["su", "postgres", "-c", cmd], check=True, capture_output=True)  # noqa: E731

@@ -52,9 +52,9 @@ class WorkerHooks:
 
 
 def run_trial(study: optuna.Study, objective: Objective, on_trial: OnTrial | None = None,
-              fixed: dict | None = None) -> FrozenTrial | None:
+              fixed: dict | None = None, read: bool = True) -> FrozenTrial | None:
     """Ask for a trial (with ``fixed`` parameters, if given), run ``objective`` and tell Optuna its outcome;
-    return the finished trial, or None when another worker had already finished it."""
+    return the finished trial (None with ``read=False`` and no ``on_trial``: reading it is a query)."""
     sampler = study.sampler
     if fixed is not None:
         study.sampler = optuna.samplers.PartialFixedSampler(fixed, sampler)
@@ -71,12 +71,14 @@ def run_trial(study: optuna.Study, objective: Objective, on_trial: OnTrial | Non
             study.tell(trial, outcome.values, state=outcome.status.state, skip_if_finished=True)
         except optuna.exceptions.UpdateFinishedTrialError:
             outcome = Outcome(None)
-    frozen = study._storage.get_trial(trial._trial_id)
     if outcome.gone:
         from bsnas.study.objective import logger
 
-        logger.warning("trial %d was finished by another worker (%s) while this one evaluated it; going on",
-                       trial.number, frozen.user_attrs.get("fail_reason", frozen.state.name))
+        logger.warning("trial %d was finished by another worker while this one evaluated it; going on",
+                       trial.number)
+    if on_trial is None and not read:
+        return None
+    frozen = study._storage.get_trial(trial._trial_id)
     if on_trial is not None:
         on_trial(study, frozen)
     return frozen
@@ -135,7 +137,7 @@ def run_worker(cfg: SearchConfig, url: str, worker: int, threads: int, evaluator
         if s.action == WAIT:  # the trials in flight may fail
             time.sleep(0.5)
             continue
-        run_trial(study, objective, hooks.on_trial)
+        run_trial(study, objective, hooks.on_trial, read=False)
 
 
 def _nni_host(cfg: SearchConfig, study: optuna.Study, ctx: SearchContext, objective: Objective, step, hooks,
