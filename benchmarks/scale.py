@@ -98,15 +98,26 @@ def start_postgres(root: Path, max_connections: int) -> tuple[str, callable]:
             lambda: run(f"{bin_dir}/pg_ctl -D {data} -m fast stop"))
 
 
-def killer(victims: int, workers: int, window: float, seed: int, killed: list, stop: threading.Event) -> None:
-    """Once all ``workers`` processes run, kill ``victims`` of them at random times in the first ``window`` s."""
+def killer(url: str, name: str, victims: int, workers: int, window: float, seed: int, killed: list,
+           stop: threading.Event) -> None:
+    """Once every worker has started a trial (the study holds ``2 * workers`` trials), kill ``victims`` workers
+    at random times in the next ``window`` seconds: mid-search, never during start-up."""
     import multiprocessing
+
+    import optuna
 
     rng = random.Random(seed)
     times = sorted(rng.uniform(0.1, 0.7) * window for _ in range(victims))
-    while len(multiprocessing.active_children()) < workers:
-        if stop.wait(0.2):
+    storage = None
+    while True:
+        if stop.wait(1.0):
             return
+        try:
+            storage = storage or optuna.storages.RDBStorage(url)
+            if storage.get_n_trials(storage.get_study_id_from_name(name)) >= 2 * workers:
+                break
+        except Exception:  # the study does not exist yet
+            continue
     start = time.monotonic()
     for at in times:
         while time.monotonic() - start < at:
@@ -134,8 +145,8 @@ def run_setting(url: str, workers: int, trials: int, scope: str, sleep: float, s
         killed, stop = [], threading.Event()
         # 10% of the workers die at random times in the first 70% of the expected run (start-up not counted)
         window = trials * sleep / workers
-        thread = threading.Thread(target=killer, args=(max(1, workers // 10), workers, window, seed, killed, stop),
-                                  daemon=True)
+        thread = threading.Thread(target=killer, args=(url, name, max(1, workers // 10), workers, window, seed, killed,
+                                                       stop), daemon=True)
         started = time.perf_counter()
         thread.start()
         try:
@@ -218,9 +229,11 @@ def main() -> None:
     cols = ["workers", "claim_lock", "trials_per_s_steady", "trials_per_s_overall", "ideal_trials_per_s",
             "sql_s_per_trial_median", "claim_wait_s_median", "claim_wait_s_p90", "claim_held_s_median",
             "claim_lock_busy_share", "killed_workers", "worker_died_trials", "wall_s"]
-    print(" | ".join(cols))
+    print("| " + " | ".join(cols) + " | checks |")
+    print("|" + "---|" * (len(cols) + 1))
     for r in rows:
-        print(" | ".join(str(r[c]) for c in cols), "| checks:", "ok" if all(r["checks"].values()) else r["checks"])
+        checks = "all hold" if all(r["checks"].values()) else ", ".join(k for k, v in r["checks"].items() if not v)
+        print("| " + " | ".join(str(r[c]) for c in cols) + f" | {checks} |")
     summary = RESULTS / ("scale-quick.json" if args.quick else "scale.json")
     summary.write_text(json.dumps({"command": "python benchmarks/scale.py" + (" --quick" if args.quick else ""),
                                    "rows": rows}, indent=1) + "\n")

@@ -6,8 +6,10 @@ processes can unpickle them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import threading
 import time
 
 from bsnas.evaluators import Evaluation, Evaluator
@@ -42,3 +44,23 @@ class HashEvaluator(Evaluator):
             raise RuntimeError(f"stub failure for accuracy {acc:.3f}")
         return Evaluation({"accuracy": acc, "val_loss": 1.0 - acc}, {"train_time": self.sleep, "pid": os.getpid()},
                           full_fidelity=acc <= self.stop_above, rung=2 if acc <= self.stop_above else 1)
+
+
+@contextlib.contextmanager
+def held_elsewhere(make_lock):
+    """While the block runs, another thread holds the lock that ``make_lock()`` returns."""
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with make_lock():
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join()

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 
 import numpy as np
 import optuna
 import pytest
-from stubs import HashEvaluator, arch_accuracy
+from stubs import HashEvaluator, arch_accuracy, held_elsewhere
 
 import bsnas
 from bsnas.errors import BsnasError, SearchError
@@ -209,24 +208,11 @@ def test_a_new_storage_kind_is_one_class(tmp_path):
 def test_a_file_lock_waits_with_a_timeout_and_names_its_file(tmp_path, monkeypatch):
     monkeypatch.setenv("BSNAS_LOCK_TIMEOUT", "0.5")
     url = f"sqlite:///{tmp_path / 'study.db'}"
-    held, release = threading.Event(), threading.Event()
-
-    def holder():
-        with storage_lock(url):
-            held.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    held.wait(5)
-    try:
+    with held_elsewhere(lambda: storage_lock(url)):
         with pytest.raises(SearchError, match=r"waited 0.5 s for the storage lock '.*study.db.bsnas-lock', which "
                                               r"another process holds .* \$BSNAS_LOCK_TIMEOUT"):
             with storage_lock(url):
                 pass
-    finally:
-        release.set()
-        thread.join()
     with storage_lock(url):  # free again
         pass
 

@@ -14,7 +14,7 @@ import optuna
 import pytest
 import sqlalchemy
 from optuna.trial import TrialState
-from stubs import HashEvaluator
+from stubs import HashEvaluator, held_elsewhere
 
 import bsnas
 from bsnas.cli import main
@@ -278,25 +278,12 @@ def test_the_postgresql_lock_is_the_same_for_every_spelling_of_the_url(monkeypat
     other = _other_spelling(url)
     assert other != url
     monkeypatch.setenv("BSNAS_LOCK_TIMEOUT", "1")
-    held, release = threading.Event(), threading.Event()
-
-    def holder():
-        with backend_for(url).lock("study-x"):
-            held.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    held.wait(10)
-    try:
+    with held_elsewhere(lambda: backend_for(url).lock("study-x")):
         with pytest.raises(SearchError, match="waited 1 s for the PostgreSQL advisory lock 'study-x'"):
             with backend_for(other).lock("study-x"):
                 pass
         with backend_for(other).lock("study-y"):  # another name is another lock
             pass
-    finally:
-        release.set()
-        thread.join()
     engine = backend_for(url).engine()
     with backend_for(url).lock("a"), backend_for(url).lock("b"):
         pass

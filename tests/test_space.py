@@ -83,12 +83,30 @@ def test_space_statistics_are_exact_by_brute_force(micro):
     assert min(c.params for c in costs) == stats.min_params and max(c.params for c in costs) == stats.max_params
 
 
-def test_replaying_params_with_fixed_trial_gives_the_same_architecture(micro):
+def expected_from_params(params: dict) -> dict:
+    """What the micro space's YAML says an architecture with these parameters is, written out by hand."""
+    depth = params["s1.depth"]
+    s1 = [(params[f"s1.b{i}.op"], params["s1.width"], 3, params[f"s1.b{i}.p"] if params[f"s1.b{i}.op"] ==
+           "bsconv_s" else None) for i in range(depth)]
+    s2 = [(params["s2.b0.op"], 8, params["s2.b0.kernel"], round(params["s1.width"] * params["s2.b0.expansion"]),
+           params["s2.b0.se"])]  # an inverted residual expands its input width
+    return {"stem": (params["stem.op"], params["stem.width"], 0.5 if params["stem.op"] == "bsconv_s" else None),
+            "s1": s1, "s2": s2, "head": params["head.width"]}
+
+
+def built(arch) -> dict:
+    return {"stem": (arch.stem.conv.op, arch.stem.conv.width, arch.stem.conv.p),
+            "s1": [(b.op, b.width, b.kernel, b.p) for b in arch.stages[0]],
+            "s2": [(b.op, b.width, b.kernel, b.mid, b.se) for b in arch.stages[1]], "head": arch.head.width}
+
+
+def test_a_sample_is_the_architecture_its_parameters_name_and_replays(micro):
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
     for _ in range(20):
         trial = study.ask()
         arch = sample_arch(trial, micro)
-        assert sample_arch(FixedTrial(trial.params), micro) == arch
+        assert built(arch) == expected_from_params(trial.params)  # against the YAML, by hand
+        assert built(sample_arch(FixedTrial(trial.params), micro)) == expected_from_params(trial.params)
         study.tell(trial, 0.0)
 
 
