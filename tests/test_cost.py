@@ -38,9 +38,10 @@ def test_every_block_kind_and_conv_type(kind, op, stride):
     assert (cost.flops, cost.params) == built_counts(arch, (3, 15, 15))
 
 
-def test_random_architectures():
+@pytest.mark.parametrize("n", [80, pytest.param(400, marks=pytest.mark.slow)])
+def test_random_architectures(n):
     rng = random.Random(3)
-    for _ in range(200):
+    for _ in range(n):
         arch = random_arch(rng)
         size = (rng.choice((1, 3)), rng.choice((7, 8, 16)), rng.choice((8, 9, 16)))
         classes = rng.choice((2, 10))

@@ -181,6 +181,8 @@ def run_search(cfg: SearchConfig, on_trial: OnTrial | None = None, poll: float =
     if on_start is not None:
         on_start(study)
     cores = os.cpu_count() or 1
+    if target_met(study, cfg.trials):
+        return study  # a finished study resumed: nothing to start
     if cfg.jobs == 1:
         with interrupt.handling():
             run_worker(cfg, url, 0, cores, chosen, data, WorkerHooks(on_trial, on_progress))
