@@ -40,14 +40,16 @@ stages:
 
 
 def test_asha_with_two_jobs_reaches_the_target_and_so_does_its_rerun(tmp_path):
-    argv = ["search", "--space", "tiny", "--data", "digits", "--trials", "5", "--epochs", "2", "--subset", "64",
-            "--fidelity", "asha", "--min-epochs", "1", "--max-epochs", "2", "--eta", "2", "--jobs", "2",
+    # With eta 8 only a trial better than every earlier one at rung 1 goes on (top ceil(n/8) = 1 of n <= 8), so
+    # a run where no trial is stopped needs the 8 to arrive in order of merit: about 1 in 8! = 40,320.
+    argv = ["search", "--space", "tiny", "--data", "digits", "--trials", "8", "--epochs", "2", "--subset", "64",
+            "--fidelity", "asha", "--min-epochs", "1", "--max-epochs", "2", "--eta", "8", "--jobs", "2",
             "--study", "aj", "--runs-dir", str(tmp_path), "--quiet"]
     assert main(argv) == 0
     assert main(argv) == 0  # resumed: the target is already met
     study = load_existing_study("aj", runs_dir=tmp_path)
     counted = [t for t in study.trials if status_of(t).counts_toward_target]
-    assert len(counted) == 5 and len({t.user_attrs["arch"] for t in counted}) == 5
+    assert len(counted) == 8 and len({t.user_attrs["arch"] for t in counted}) == 8
     assert Status.STOPPED in {status_of(t) for t in counted}  # the case that used to end in "exited with codes"
 
 
