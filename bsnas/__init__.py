@@ -44,7 +44,7 @@ from bsnas.arch import (
 )
 from bsnas.data import load_data
 from bsnas.errors import ArchError, BsnasError, RecordError, SearchError, SpaceError, UnknownNameError
-from bsnas.evaluators import EvalContext, EvalRequest, Evaluation, Evaluator
+from bsnas.evaluators import EvalContext, EvalRequest, Evaluation, Evaluator, TableEvaluator
 from bsnas.metrics import METRICS, Metric, register_metric
 from bsnas.nn import (
     BSConvS,
@@ -65,6 +65,7 @@ from bsnas.results.op_shares import op_shares
 from bsnas.space import describe_space, load_space, sample_arch
 from bsnas.status import Status
 from bsnas.study import SearchConfig, run_search
+from bsnas.tables import nas_bench_macro
 from bsnas.training import ProxyConfig, train_proxy
 from bsnas.version import __version__ as __version__
 
@@ -76,5 +77,5 @@ __all__ = [
     "encode_arch", "hypervolume", "list_baselines", "load_data", "load_record", "load_space", "pareto_front",
     "reg_loss", "replace_convs", "run_search", "sample_arch", "train_proxy", "search", "front", "export", "train",
     "init_control", "kernel_stats", "op_shares", "EvalContext", "EvalRequest", "Evaluation", "Evaluator", "METRICS",
-    "Metric", "register_metric", "Status",
+    "Metric", "register_metric", "Status", "TableEvaluator", "nas_bench_macro",
 ]

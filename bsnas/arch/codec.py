@@ -13,7 +13,9 @@ the stem, the last the head, and every segment between is one stage::
     head    := "head" ("_" token)*
 
 Block kinds (``KIND``): ``conv`` (conv–BN–act), ``basic`` (ResNet basic
-block), ``pre`` (pre-activation basic block), ``ir`` (inverted residual).
+block), ``pre`` (pre-activation basic block), ``ir`` (inverted residual),
+``skip`` (an identity layer, written ``skip_s2_c64``: only stride and width;
+a 1×1 conv and BN project where it changes either).
 
 Block tokens, each at most once (``mp`` in the stem only):
 
@@ -69,7 +71,7 @@ from bsnas.arch.names import ACTIVATIONS, BLOCK_KINDS, OP_CODES
 from bsnas.arch.spec import Arch, Block, Head, Stem
 from bsnas.errors import ArchError
 
-__all__ = ["decode_arch", "encode_arch"]
+__all__ = ["decode_arch", "encode_arch", "encode_block"]
 
 _OPS_BY_CODE = {code: op for op, code in OP_CODES.items()}
 _NUMBER = re.compile(r"^(se|mp|[kscmprd])([0-9]+(?:\.[0-9]+)?)$")  # ASCII digits only
@@ -82,6 +84,8 @@ def _fmt(value: float) -> str:
 
 
 def _block_tokens(block: Block) -> list[str]:
+    if block.kind == "skip":
+        return [f"s{block.stride}", f"c{block.width}"]
     tokens = [OP_CODES[block.op]]
     if block.p is not None:
         tokens.append(f"p{_fmt(block.p)}")
@@ -103,10 +107,14 @@ def _encode_stage(stage: tuple[Block, ...]) -> str:
         follower = replace(first, stride=1)
         while i + n < len(stage) and stage[i + n] == follower:
             n += 1
-        tokens = [first.kind, *_block_tokens(first)] + ([f"r{n}"] if n > 1 else [])
-        groups.append("_".join(tokens))
+        groups.append(encode_block(first) + (f"_r{n}" if n > 1 else ""))
         i += n
     return "-".join(groups)
+
+
+def encode_block(block: Block) -> str:
+    """One block as it reads inside a stage, such as ``ir_dsc_k3_s2_c64_m96_relu`` or ``skip_s1_c64``."""
+    return "_".join([block.kind, *_block_tokens(block)])
 
 
 def _encode_head(head: Head) -> str:
@@ -184,6 +192,18 @@ class _Parser:
         except ArchError as err:
             raise self.fail(f"{err} (block {part!r})") from None
 
+    def skip(self, part: str, fields: dict) -> Block:
+        extra = sorted(set(fields) - {"stride", "width"})
+        if extra:
+            raise self.fail(f"a skip block takes only s<int> and c<int> (and r<int>), but {part!r} has {extra}")
+        for key in ("stride", "width"):
+            if key not in fields:
+                raise self.fail(f"missing {key} in block {part!r}")
+        try:
+            return Block.skip(fields["stride"], fields["width"])
+        except ArchError as err:
+            raise self.fail(f"{err} (block {part!r})") from None
+
     def group(self, part: str) -> list[Block]:
         kind, _, rest = part.partition("_")
         if kind not in BLOCK_KINDS:
@@ -192,7 +212,10 @@ class _Parser:
         repeat = fields.pop("repeat", 1)
         if repeat < 1:
             raise self.fail(f"repeat must be >= 1, but got r{repeat} in {part!r}")
-        first = self.block(part, fields, kind)
+        if kind == "skip":
+            first = self.skip(part, fields)
+        else:
+            first = self.block(part, fields, kind)
         return [first] + [replace(first, stride=1)] * (repeat - 1)
 
     def stem(self, part: str) -> Stem:

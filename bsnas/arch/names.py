@@ -17,6 +17,8 @@ ACTIVATIONS = ("relu", "relu6", "hswish", "swish", "hsigmoid", "sigmoid", "linea
 
 #: ``conv``: conv–BN–act. ``basic``: ResNet basic block (post-activation).
 #: ``pre``: pre-activation basic block (WideResNet). ``ir``: inverted residual.
-BLOCK_KINDS = ("conv", "basic", "pre", "ir")
+#: ``skip``: an identity layer; where it changes the stride or the width, a 1×1 conv (no bias) and BN
+#: project the input (NAS-Bench-Macro's identity choice). It has no conv type of its own.
+BLOCK_KINDS = ("conv", "basic", "pre", "ir", "skip")
 
 MAX_KERNEL = 11

@@ -51,8 +51,18 @@ class Block:
     se: int | None = None
     bn: bool = True
 
+    @classmethod
+    def skip(cls, stride: int, width: int) -> Block:
+        """An identity layer (a 1×1 projection where it changes the stride or the width)."""
+        return cls("skip", "regular", 1, stride, width, "linear")
+
     def __post_init__(self) -> None:
         _check(self.kind in BLOCK_KINDS, f"block kind must be one of {BLOCK_KINDS}, but got {self.kind!r}")
+        if self.kind == "skip":
+            _check((self.op, self.kernel, self.act, self.mid, self.p, self.se, self.bn) ==
+                   ("regular", 1, "linear", None, None, None, True),
+                   f"a skip block has only a stride and a width (op='regular', kernel=1, act='linear' and no "
+                   f"mid, p, se or bn=False), but got {self!r}")
         _check(self.op in CONV_TYPES, f"conv type must be one of {CONV_TYPES}, but got {self.op!r}")
         _check(self.act in ACTIVATIONS, f"activation must be one of {ACTIVATIONS}, but got {self.act!r}")
         _check_int("kernel", self.kernel, 1, MAX_KERNEL)
@@ -171,8 +181,9 @@ class Arch:
         return stride
 
     def conv_mix(self) -> dict[str, int]:
-        """How many blocks use each conv type (stem included)."""
+        """How many blocks use each conv type (stem included; ``skip`` blocks have none)."""
         mix = dict.fromkeys(CONV_TYPES, 0)
         for fb in self.flat_blocks():
-            mix[fb.block.op] += 1
+            if fb.block.kind != "skip":
+                mix[fb.block.op] += 1
         return mix

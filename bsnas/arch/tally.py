@@ -25,7 +25,7 @@ from typing import NamedTuple
 from bsnas.arch.spec import Arch, Block, FlatBlock, Head
 from bsnas.arch.widths import bsconv_s_mid_channels
 
-__all__ = ["Cost", "StageCost", "activation_count", "block_cost", "head_cost", "stage_costs"]
+__all__ = ["Cost", "StageCost", "activation_count", "block_cost", "head_cost", "multiply_adds", "stage_costs"]
 
 
 class Cost(NamedTuple):
@@ -46,8 +46,9 @@ class StageCost(NamedTuple):
 class _Tally:
     """Accumulates FLOPs and params while tracking the feature-map size."""
 
-    def __init__(self, h: int, w: int):
+    def __init__(self, h: int, w: int, norms_and_pools: bool = True):
         self.h, self.w = h, w
+        self.norms_and_pools = norms_and_pools  # False: conv and linear multiply-adds only
         self.flops = self.params = 0
         self.activations = 0  # values every conv and BN output holds per image (kept for the backward pass)
 
@@ -64,13 +65,13 @@ class _Tally:
             self.h, self.w = (self.h - 1) // 2 + 1, (self.w - 1) // 2 + 1
 
     def bn(self, c: int) -> None:
-        self.flops += 2 * c * self.h * self.w
+        self.flops += 2 * c * self.h * self.w * self.norms_and_pools
         self.params += 2 * c
         self.activations += c * self.h * self.w
 
     def se(self, c: int, divisor: int) -> None:
         squeeze = c // divisor
-        self.flops += c * self.h * self.w + 2 * c * squeeze
+        self.flops += c * self.h * self.w * self.norms_and_pools + 2 * c * squeeze
         self.params += 2 * c * squeeze + squeeze + c
 
     def head(self, head: Head, width: int, num_classes: int) -> None:
@@ -82,7 +83,7 @@ class _Tally:
             width = head.width
             if head.se is not None:
                 self.se(width, head.se)
-        self.flops += width * self.h * self.w + width * num_classes
+        self.flops += width * self.h * self.w * self.norms_and_pools + width * num_classes
         self.params += width * num_classes + num_classes
         self.h = self.w = 1
 
@@ -106,7 +107,11 @@ class _Tally:
 
     def block(self, b: Block, cin: int) -> None:
         h, w = self.h, self.w
-        if b.kind == "conv":
+        if b.kind == "skip":
+            if b.stride != 1 or cin != b.width:
+                self.conv(cin, b.width, 1, b.stride)
+                self.bn(b.width)
+        elif b.kind == "conv":
             self.block_conv(b, cin, b.width, b.stride)
             if b.bn:
                 self.bn(b.width)
@@ -198,3 +203,14 @@ def activation_count(arch: Arch, input_size: tuple[int, int, int]) -> int:
     for _ in _run(arch, tally, c):
         pass
     return tally.activations + c * h * w
+
+
+def multiply_adds(arch: Arch, input_size: tuple[int, int, int], num_classes: int) -> int:
+    """The multiply-adds of the convs and linear layers only: the FLOPs of tables such as NAS-Bench-Macro,
+    which count neither BatchNorm nor pooling (fvcore's count, :func:`bsnas.count`, adds both)."""
+    c, h, w = input_size
+    tally = _Tally(h, w, norms_and_pools=False)
+    for _ in _run(arch, tally, c):
+        pass
+    tally.head(arch.head, arch.stages[-1][-1].width, num_classes)
+    return tally.flops

@@ -86,9 +86,9 @@ def add_recipe_args(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def add_data_args(p: argparse.ArgumentParser, required: bool = False) -> None:
-    if required:
-        p.add_argument("--data", required=True, help="dataset spec: digits (the embedded 8x8 digits), npz:PATH, "
-                       "folder:PATH, cifar10:PATH, ...")
+    if required:  # checked by the command: some modes need no data
+        p.add_argument("--data", default=None, help="dataset spec: digits (the embedded 8x8 digits), npz:PATH, "
+                       "folder:PATH, cifar10:PATH, ... (required, except with --evaluator table)")
     else:
         p.add_argument("--data", default="digits",
                        help="dataset spec: digits (default), npz:PATH, folder:PATH, cifar10:PATH, ...")

@@ -9,6 +9,7 @@ import time
 
 from bsnas.cli.common import FORMATS, add_data_args, add_recipe_args, described, size_arg
 from bsnas.cli.progress import SearchDisplay, trial_line
+from bsnas.errors import SearchError
 from bsnas.evaluators import EVALUATORS
 from bsnas.evaluators.successive_halving import FIDELITIES
 from bsnas.metrics import ANALYTIC, METRICS, budget_metrics
@@ -29,6 +30,9 @@ def _config(args: argparse.Namespace):
     from bsnas.study import SearchConfig
     from bsnas.training.config import ProxyConfig
 
+    if args.data is None and args.evaluator != "table":
+        raise SearchError("bsnas search needs --data, the images each trial trains on (for example --data digits, "
+                          "or cifar10:PATH); only --evaluator table, which answers from a table, needs none")
     proxy = ProxyConfig(epochs=args.epochs, subset=args.subset, batch_size=args.batch_size, seed=args.seed,
                         optimizer=args.optimizer, lr=args.lr, device=args.device, amp=args.amp)
     budgets = {m.budget_option: m.parse(getattr(args, m.budget_option)) for m in budget_metrics()}
@@ -106,7 +110,9 @@ def add_search_command(sub) -> None:
     p.add_argument("--devices", type=_devices, default=None, metavar="0,1",
                    help="with --device cuda and --jobs: the GPUs the workers share round robin (default: all)")
     p.add_argument("--evaluator", choices=EVALUATORS, default="proxy",
-                   help="what scores each architecture: proxy training (default; from Python, any Evaluator)")
+                   help="what scores each architecture: proxy training (default), or table: NAS-Bench-Macro's stored "
+                        "50-epoch CIFAR-10 accuracies (--space nas_bench_macro, no --data; from Python, any "
+                        "Evaluator)")
     p.add_argument("--epochs", type=int, default=10, help="proxy training epochs per architecture (default 10)")
     p.add_argument("--subset", type=int, default=None, help="proxy training images (stratified subset; default all)")
     p.add_argument("--input-size", type=size_arg, default=None, metavar="H|C,H,W",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from bsnas.evaluators.asha import AshaEvaluator
 from bsnas.evaluators.base import EvalContext, EvalRequest, Evaluation, Evaluator
 from bsnas.evaluators.proxy import ProxyEvaluator
+from bsnas.evaluators.table import TableEvaluator
 from bsnas.evaluators.user import CallableEvaluator
 
 __all__ = ["AshaEvaluator", "CallableEvaluator", "EVALUATORS", "EvalContext", "EvalRequest", "Evaluation",
-           "Evaluator", "ProxyEvaluator"]
+           "Evaluator", "ProxyEvaluator", "TableEvaluator"]
 
 #: ``--evaluator`` names of the built-in evaluators a search can construct from its settings.
-EVALUATORS = ("proxy",)
+EVALUATORS = ("proxy", "table")

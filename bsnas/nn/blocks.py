@@ -131,6 +131,8 @@ class InvertedResidualS(InvertedResidual):
 
 def create_block(in_channels: int, b: Block) -> nn.Module:
     """The module for one :class:`~bsnas.arch.spec.Block`."""
+    if b.kind == "skip":  # an identity layer: the projection where it changes the stride or the width
+        return _shortcut(in_channels, b, bn=True) or nn.Identity()
     if b.kind == "conv":
         return _conv_block(in_channels, b, bn=b.bn)
     if b.kind == "ir":

@@ -23,8 +23,8 @@ Inside one architecture, the weight of a block is
   (``study.user_attrs["data_info"]["input_size"]``), from :func:`bsnas.arch.tally.block_cost` with the
   feature map size carried from block to block: everything inside the block counts (its convs, BatchNorms,
   squeeze-excitation, a residual block's shortcut conv), in fvcore's convention as :func:`bsnas.count`.
-  The data BatchNorm, the head and the classifier belong to no conv type and are left out; so the
-  block FLOPs of an architecture sum to its total minus those.
+  The data BatchNorm, the head, the classifier and ``skip`` blocks (identity layers and their 1×1
+  projections) belong to no conv type and are left out.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def arch_op_weights(arch: Arch, by: str = "blocks", input_size: tuple[int, int, 
         flops, _, hw = block_cost(fb.block, fb.in_channels, hw)
         if fb.stage == 0 and getattr(arch.stem, "pool", None) is not None:  # the stem's stride-2 max-pool
             hw = ((hw[0] - 1) // 2 + 1, (hw[1] - 1) // 2 + 1)
-        totals[fb.block.op] += 1 if by == "blocks" else flops
+        if fb.block.kind != "skip":  # an identity layer (and its projection) has no conv type
+            totals[fb.block.op] += 1 if by == "blocks" else flops
         block_flops += flops
     rows = stage_costs(arch, tuple(input_size), 1)
     expected = sum(r.flops for r in rows[:-1]) - (2 * channels * h * w if arch.stem.data_bn else 0)

@@ -20,11 +20,11 @@ from typing import Any, NamedTuple
 
 import optuna
 
-from bsnas.arch.codec import encode_arch
+from bsnas.arch.codec import encode_arch, encode_block
 from bsnas.arch.spec import Arch, Block, Head, Stem
 from bsnas.arch.widths import expanded_width
 from bsnas.errors import SpaceError
-from bsnas.space.schema import SearchSpace
+from bsnas.space.schema import SearchSpace, StageSpace
 
 __all__ = ["BLOCK_CHOICES", "STAGE_CHOICES", "STEM_CHOICES", "Choice", "assignments", "make_block", "make_stem",
            "parameter_names", "params_of", "random_archs", "sample_arch", "walk"]
@@ -52,9 +52,13 @@ STEM_CHOICES = (
     Choice("p", "p", lambda kind, op: op == "bsconv_s"),
 )
 STAGE_CHOICES = (Choice("depth", "depth", _always), Choice("width", "width", _always), Choice("act", "act", _always))
+def _has_conv(kind: str, op: str | None) -> bool:
+    return kind != "skip"
+
+
 BLOCK_CHOICES = (
-    Choice("op", "ops", _always),
-    Choice("kernel", "kernel", _always),
+    Choice("op", "ops", _has_conv),
+    Choice("kernel", "kernel", _has_conv),
     Choice("p", "p", lambda kind, op: op == "bsconv_s" and kind != "ir"),
     Choice("expansion", "expansion", lambda kind, op: kind == "ir"),
     Choice("se", "se", lambda kind, op: kind == "ir"),
@@ -71,6 +75,8 @@ def _choose_all(choose: Chooser, prefix: str, table: tuple[Choice, ...], options
 
 def make_block(kind: str, values: dict, stride: int, width: int, act: str, in_width: int) -> Block:
     """The block for one assignment of :data:`BLOCK_CHOICES` values."""
+    if kind == "skip":
+        return Block.skip(stride, width)
     mid = expanded_width(in_width, values["expansion"]) if "expansion" in values else None
     return Block(kind, values["op"], values["kernel"], stride, width, act, mid=mid, p=values.get("p"),
                  se=values.get("se"))
@@ -84,8 +90,9 @@ def walk(space: SearchSpace, choose: Chooser) -> Arch:
         sv = _choose_all(choose, f"s{i}.", STAGE_CHOICES, st, st.block)
         blocks = []
         for j in range(sv["depth"]):
-            values = _choose_all(choose, f"s{i}.b{j}.", BLOCK_CHOICES, st, st.block)
-            blocks.append(make_block(st.block, values, st.stride if j == 0 else 1, sv["width"], sv["act"], in_width))
+            t = st.layers[choose(f"s{i}.b{j}.layer", tuple(range(len(st.layers))))] if st.layers else st
+            values = _choose_all(choose, f"s{i}.b{j}.", BLOCK_CHOICES, t, t.block)
+            blocks.append(make_block(t.block, values, st.stride if j == 0 else 1, sv["width"], sv["act"], in_width))
             in_width = sv["width"]
         stages.append(tuple(blocks))
     head_width = choose("head.width", space.head.width)
@@ -137,7 +144,10 @@ def parameter_names(space: SearchSpace) -> list[str]:
     for i, st in enumerate(space.stages, 1):
         names += _exposed(f"s{i}.", STAGE_CHOICES, st, st.block, st.ops)
         for j in range(max(st.depth)):
-            names += _exposed(f"s{i}.b{j}.", BLOCK_CHOICES, st, st.block, st.ops)
+            if len(st.layers) > 1:
+                names.append(f"s{i}.b{j}.layer")
+            for t in st.templates:
+                names += [n for n in _exposed(f"s{i}.b{j}.", BLOCK_CHOICES, t, t.block, t.ops) if n not in names]
     return names + (["head.width"] if len(space.head.width) > 1 else [])
 
 
@@ -154,7 +164,14 @@ def random_archs(space: SearchSpace, k: int, seed: int = 0) -> list[Arch]:
     return list(archs.values())
 
 
-def _arch_value(arch: Arch, name: str, in_widths: dict[tuple[int, int], int], options: tuple) -> object:
+def _template_block(t: StageSpace, block: Block, in_width: int) -> Block:
+    """The block layer template ``t`` builds at ``block``'s place."""
+    values = {c.key: getattr(t, c.field)[0] for c in BLOCK_CHOICES if c.applies(t.block, t.ops[0])}
+    return make_block(t.block, values, block.stride, block.width, block.act, in_width)
+
+
+def _arch_value(arch: Arch, name: str, in_widths: dict[tuple[int, int], int], options: tuple,
+                space: SearchSpace) -> object:
     """The value architecture ``arch`` takes for the parameter ``name`` of a space walk."""
     part, _, key = name.partition(".")
     if part == "stem":
@@ -167,9 +184,14 @@ def _arch_value(arch: Arch, name: str, in_widths: dict[tuple[int, int], int], op
         raise SpaceError(f"{name}: the architecture has {len(arch.stages)} stages, the space more")
     blocks = arch.stages[stage - 1]
     if key in ("depth", "width", "act"):
-        return {"depth": len(blocks), "width": blocks[0].width, "act": blocks[0].act}[key]
+        acts = [b.act for b in blocks if b.kind != "skip"]  # a skip layer has no activation: any will do
+        return {"depth": len(blocks), "width": blocks[0].width, "act": acts[0] if acts else options[0]}[key]
     index_text, _, field = key.partition(".")
     block = blocks[int(index_text[1:])]
+    if field == "layer":  # the index of the first layer that builds this very block
+        in_width = in_widths[(stage, int(index_text[1:]))]
+        return next((k for k, t in enumerate(space.stages[stage - 1].layers)
+                     if _template_block(t, block, in_width) == block), f"{encode_block(block)} (no layer builds it)")
     if field == "expansion":  # the option whose expanded width is the block's
         in_width = in_widths[(stage, int(index_text[1:]))]
         return next((e for e in options if expanded_width(in_width, e) == block.mid), f"mid {block.mid}")
@@ -186,7 +208,7 @@ def params_of(space: SearchSpace, arch: Arch) -> dict[str, object]:
     params: dict[str, object] = {}
 
     def choose(name: str, options: tuple) -> object:
-        value = _arch_value(arch, name, in_widths, options)
+        value = _arch_value(arch, name, in_widths, options, space)
         if value not in options:
             raise SpaceError(f"space {space.name!r} cannot express this architecture: {name} is {value!r}, but the "
                              f"space allows {list(options)}")

@@ -7,7 +7,7 @@ A space file (see ``search_spaces/``)::
     num_classes: 10
     stem: {data_bn: true, ops: [regular], kernel: 3, width: [8, 16], stride: 1, act: relu}
     stages:
-      - block: conv             # conv | basic | pre | ir
+      - block: conv             # conv | basic | pre | ir | skip
         stride: 1
         depth: [1, 2]           # searched per stage
         width: [16, 24]         # searched per stage
@@ -17,13 +17,20 @@ A space file (see ``search_spaces/``)::
         expansion: [3, 6]       # per block, ir only: mid = round(in_width * expansion)
         se: [null, 4]           # per block, ir only: squeeze divisor or none
         act: relu               # per stage
+      - stride: 2               # a stage of named layers: each block is one of them, parameter sX.bY.layer
+        depth: 2
+        width: 32
+        layers:                 # each pins block, ops, kernel, p, expansion and se to one value
+          - {block: skip}       # identity; a 1x1 conv + BN where it changes the stride or the width
+          - {block: ir, ops: dsc, kernel: 3, expansion: 3}
     head: {bn: false, width: [null, 64], act: relu, se: null, dropout: 0.0}
 
 Every value is a scalar (pinned) or a list of choices. Sampling
 (:mod:`bsnas.space.choices`) names Optuna parameters ``stem.width``,
 ``s2.depth``, ``s2.width``, ``s2.act``, ``s2.b0.op``, ``s2.b0.kernel``,
-``s2.b0.p``, ``s2.b0.expansion``, ``s2.b0.se`` and ``head.width`` (stages
-from 1, blocks from 0); pinned values are not parameters.
+``s2.b0.p``, ``s2.b0.expansion``, ``s2.b0.se``, ``s3.b0.layer`` (the index
+of the layer) and ``head.width`` (stages from 1, blocks from 0); pinned values
+are not parameters.
 """
 
 from __future__ import annotations
@@ -69,6 +76,14 @@ class StageSpace:
     expansion: tuple[float, ...]
     se: tuple[int | None, ...]
     act: tuple[str, ...]
+    #: Named layers: each block of the stage is one of these (fully pinned, same stride, width and act as the
+    #: stage), chosen by the parameter ``sX.bY.layer``, the template's index. Empty: the fields above.
+    layers: tuple[StageSpace, ...] = ()
+
+    @property
+    def templates(self) -> tuple[StageSpace, ...]:
+        """What one block of the stage draws from: its layers, or the stage itself."""
+        return self.layers or (self,)
 
 
 @dataclass(frozen=True)
@@ -160,21 +175,60 @@ def _stem(path: str, node: Any) -> StemSpace:
                      tuple(float(p) for p in r.choices("p", *_P, [0.25])))
 
 
-def _stage(path: str, node: Any, i: int) -> StageSpace:
-    r = _Reader(path, node, f"stages[{i}]", {"block", "stride", "depth", "width", "ops", "kernel", "p",
-                                             "expansion", "se", "act"})
+_BLOCK_KEYS = ("block", "ops", "kernel", "p", "expansion", "se")
+
+
+def _block_fields(r: _Reader) -> tuple:
+    """(kind, ops, kernel, p, expansion, se) of a stage or a layer template."""
     kind = r.one("block", lambda v: v in BLOCK_KINDS, f"block kinds are {', '.join(BLOCK_KINDS)}")
     if kind != "ir":
         for key in ("expansion", "se"):
             if key in r.node:
                 r.fail(key, r.node[key], "applies to ir blocks only")
+    if kind == "skip":
+        for key in ("ops", "kernel", "p"):
+            if key in r.node:
+                r.fail(key, r.node[key], "a skip layer has no conv type, kernel or p; give only block: skip")
+        return kind, ("regular",), (1,), (0.25,), (1.0,), (None,)
     expansion = r.choices("expansion", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
                           "expansion ratios are positive numbers", [1] if kind != "ir" else ...)
-    return StageSpace(kind, r.one("stride", *_STRIDE, 1), r.choices("depth", _int(1, 64), "depths are integers "
-                      "in 1..64"), r.choices("width", *_WIDTH), r.choices("ops", *_OPS), r.choices("kernel", *_KERNEL),
-                      tuple(float(p) for p in r.choices("p", *_P, [0.25])), tuple(float(e) for e in expansion),
-                      r.choices("se", lambda v: v is None or _int(1)(v), "se is null or a squeeze divisor >= 1",
-                                [None]), r.choices("act", *_ACT, ["relu"]))
+    return (kind, r.choices("ops", *_OPS), r.choices("kernel", *_KERNEL),
+            tuple(float(p) for p in r.choices("p", *_P, [0.25])), tuple(float(e) for e in expansion),
+            r.choices("se", lambda v: v is None or _int(1)(v), "se is null or a squeeze divisor >= 1", [None]))
+
+
+def _layer(path: str, node: Any, where: str, stage: dict) -> StageSpace:
+    r = _Reader(path, node, where, set(_BLOCK_KEYS))
+    for key in _BLOCK_KEYS:
+        if isinstance(r.node.get(key), list) and len(r.node[key]) != 1:
+            r.fail(key, r.node[key], "a layer pins every field to one value; list more layers instead")
+    kind, ops, kernel, p, expansion, se = _block_fields(r)
+    return StageSpace(kind, stage["stride"], stage["depth"], stage["width"], ops, kernel, p, expansion, se,
+                      stage["act"])
+
+
+def _stage(path: str, node: Any, i: int) -> StageSpace:
+    r = _Reader(path, node, f"stages[{i}]", {*_BLOCK_KEYS, "stride", "depth", "width", "act", "layers"})
+    shared = {"stride": r.one("stride", *_STRIDE, 1),
+              "depth": r.choices("depth", _int(1, 64), "depths are integers in 1..64"),
+              "width": r.choices("width", *_WIDTH), "act": r.choices("act", *_ACT, ["relu"])}
+    if "layers" not in r.node:
+        kind, ops, kernel, p, expansion, se = _block_fields(r)
+        return StageSpace(kind, shared["stride"], shared["depth"], shared["width"], ops, kernel, p, expansion, se,
+                          shared["act"])
+    given = [key for key in _BLOCK_KEYS if key in r.node]
+    if given:
+        r.fail(given[0], r.node[given[0]], "a stage with layers gives block, ops, kernel, p, expansion and se "
+                                           "in each layer, not beside them")
+    nodes = r.node["layers"]
+    if not isinstance(nodes, list) or not nodes:
+        r.fail("layers", nodes, "give a list of at least one layer, each a mapping such as {block: skip}")
+    layers = tuple(_layer(path, n, f"stages[{i}].layers[{k}]", shared) for k, n in enumerate(nodes))
+    if len(set(layers)) != len(layers):
+        r.fail("layers", nodes, "layers must not repeat")
+    first = layers[0]
+    return StageSpace(first.block, shared["stride"], shared["depth"], shared["width"], first.ops, first.kernel,
+                      first.p, first.expansion, first.se, shared["act"], layers)
 
 
 def _head(path: str, node: Any) -> HeadSpace:
@@ -221,12 +275,13 @@ def _check_se(space: SearchSpace) -> None:
     """Every squeeze-excitation must keep at least one channel for every width the space allows."""
     prev = min(space.stem.width)
     for i, st in enumerate(space.stages):
-        divisors = [s for s in st.se if s is not None]
-        smallest_mid = expanded_width(min(prev, *st.width), min(st.expansion))
-        if divisors and smallest_mid < max(divisors):
-            raise SpaceError(f"{space.path}: stages[{i}].se: got {max(divisors)}; the smallest expanded width "
-                             f"here is {smallest_mid}, which se{max(divisors)} squeezes to 0 channels; "
-                             "use a smaller divisor or larger widths")
+        for t in st.templates:
+            divisors = [s for s in t.se if s is not None]
+            smallest_mid = expanded_width(min(prev, *t.width), min(t.expansion))
+            if divisors and smallest_mid < max(divisors):
+                raise SpaceError(f"{space.path}: stages[{i}].se: got {max(divisors)}; the smallest expanded width "
+                                 f"here is {smallest_mid}, which se{max(divisors)} squeezes to 0 channels; "
+                                 "use a smaller divisor or larger widths")
         prev = min(st.width)
     widths = [w for w in space.head.width if w is not None]
     if space.head.se is not None and widths and min(widths) < space.head.se:

@@ -40,14 +40,15 @@ def _stem_variants(space: SearchSpace) -> Iterator[Block]:
 
 def _block_variants(st: StageSpace, in_width: int, width: int, stride: int) -> Iterator[Block]:
     """Blocks of stage ``st`` by cost: the stage's activation does not change it, so the first stands for all."""
-    for values in assignments(BLOCK_CHOICES, st, st.block):
-        yield make_block(st.block, values, stride, width, st.act[0], in_width)
+    for t in st.templates:
+        for values in assignments(BLOCK_CHOICES, t, t.block):
+            yield make_block(t.block, values, stride, width, st.act[0], in_width)
 
 
 def _size(space: SearchSpace) -> int:
     total = sum(1 for _ in assignments(STEM_CHOICES, space.stem, "conv")) * len(space.head.width)
     for st in space.stages:
-        per_block = sum(1 for _ in assignments(BLOCK_CHOICES, st, st.block))
+        per_block = sum(1 for t in st.templates for _ in assignments(BLOCK_CHOICES, t, t.block))
         total *= len(st.width) * len(st.act) * sum(per_block ** d for d in st.depth)
     return total
 

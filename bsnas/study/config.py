@@ -65,6 +65,12 @@ class SearchConfig:
         if self.evaluator not in EVALUATORS:
             raise SearchError(f"unknown evaluator {self.evaluator!r}; choose one of {', '.join(EVALUATORS)} (or pass "
                               "an Evaluator object or an evaluate function from Python)")
+        if self.evaluator == "table" and self.data is not None:
+            raise SearchError(f"the table evaluator answers from NAS-Bench-Macro's CIFAR-10 results and trains "
+                              f"nothing, but got data={self.data!r}; leave out --data (data=None)")
+        if self.evaluator == "table" and self.fidelity != "none":
+            raise SearchError(f"the table evaluator answers at full fidelity (50 epochs), so fidelity="
+                              f"{self.fidelity!r} has nothing to halve; leave out --fidelity")
         for name in ("trials", "jobs"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

@@ -24,7 +24,7 @@ from optuna.trial import FrozenTrial
 from bsnas import interrupt
 from bsnas.data.split import ProxyData
 from bsnas.errors import SearchError
-from bsnas.evaluators import AshaEvaluator, CallableEvaluator, Evaluator, ProxyEvaluator
+from bsnas.evaluators import AshaEvaluator, CallableEvaluator, Evaluator, ProxyEvaluator, TableEvaluator
 from bsnas.files import atomic_write_text
 from bsnas.metrics import space_scale
 from bsnas.space.schema import SearchSpace, load_space
@@ -61,6 +61,8 @@ def build_evaluator(cfg: SearchConfig, evaluator: Evaluator | None = None,
             raise SearchError("fidelity='asha' trains the proxy rung by rung and cannot judge your own evaluation; "
                               "drop fidelity='asha' (--fidelity), or leave out your evaluate function")
         return own
+    if cfg.evaluator == "table":
+        return TableEvaluator()
     if cfg.fidelity == "asha":
         return AshaEvaluator(cfg.training_proxy(), cfg.min_epochs, cfg.eta)
     return ProxyEvaluator(cfg.proxy)
@@ -89,16 +91,17 @@ def _check_data(cfg: SearchConfig, space: SearchSpace, data: ProxyData) -> tuple
     return cost_size
 
 
-def _frame(cfg: SearchConfig, space: SearchSpace) -> tuple[ProxyData | None, dict]:
-    """The search's data (None when the user's evaluator brings its own) and its data_info."""
+def _frame(cfg: SearchConfig, space: SearchSpace, evaluator: Evaluator) -> tuple[ProxyData | None, dict]:
+    """The search's data (None when the evaluator brings its own) and its data_info."""
     if cfg.data is None:
-        size = cfg.input_size
-        if not (isinstance(size, (tuple, list)) and len(size) == 3) or cfg.num_classes is None:
+        size = cfg.input_size or getattr(evaluator, "input_size", None)
+        classes = cfg.num_classes or getattr(evaluator, "num_classes", None)
+        if not (isinstance(size, (tuple, list)) and len(size) == 3) or classes is None:
             raise SearchError("a search without data (your own evaluate function brings it) needs input_size "
                               f"(C, H, W) and num_classes, but got input_size={size!r}, "
                               f"num_classes={cfg.num_classes!r}")
-        return None, {"input_size": list(size), "train_resolution": None, "num_classes": cfg.num_classes,
-                      "classes": [str(i) for i in range(cfg.num_classes)][:1000], "preprocessing": None}
+        return None, {"input_size": list(size), "train_resolution": None, "num_classes": classes,
+                      "classes": [str(i) for i in range(classes)][:1000], "preprocessing": None}
     data = load_search_data(cfg.data, cfg.resolution, cfg.val_size, cfg.seed, cfg.device, cfg.val_subset,
                             cfg.read_size)
     cost_size = _check_data(cfg, space, data)
@@ -122,7 +125,7 @@ def prepare(cfg: SearchConfig, evaluator: Evaluator, log: Callable[[str], None] 
         except Exception as err:
             raise SearchError(f"--jobs {cfg.jobs} sends the evaluator to worker processes, but it cannot be pickled "
                               f"({type(err).__name__}: {err}); use a module-level function or class") from None
-    data, info = _frame(cfg, space)
+    data, info = _frame(cfg, space, evaluator)
     cost_size = tuple(info["input_size"])
     if min(cost_size[1:]) < space.total_stride:
         raise SearchError(f"input size {cost_size[1]}x{cost_size[2]} is smaller than the space's total stride "
