@@ -185,9 +185,9 @@ def test_warm_start_enqueues_the_expressible_baselines_first(tmp_path, capsys):
     argv = ["search", "--space", "resnet", "--data", "digits", "--trials", "5", "--epochs", "1", "--subset", "128",
             "--study", "warm", "--runs-dir", str(tmp_path), "--warm-start", "baselines", "--quiet"]
     assert main(argv) == 0
-    err = capsys.readouterr().err
+    out = capsys.readouterr().out  # beside the trial lines
     family = ["cifar_resnet20", "cifar_resnet20_bsconvu", "cifar_resnet20_bsconvs_p1d4", "cifar_resnet20_bsconvs_p1d8"]
-    assert all(f"warm start {n}: enqueued" in err for n in family)
+    assert all(f"warm start {n}: enqueued" in out for n in family)
     study = bsnas.study.load_existing_study("warm", runs_dir=tmp_path)
     first = study.trials[:4]
     assert [t.user_attrs["warm_start"] for t in first] == family

@@ -88,6 +88,13 @@ class SearchDisplay:
             self.best = acc if self.best is None else max(self.best, acc)
         self._refresh()
 
+    def note(self, message: str) -> None:
+        """A line about the search itself (a warm-start design, a random-start warning), beside the trials."""
+        if self.bar is None:
+            print(message, file=self.lines, flush=True)
+        else:
+            self.bar.write(message, file=self.lines)
+
     def progress(self, number: int, info: dict) -> None:
         self.running[number] = {**info, "_at": self.clock()}
         self._refresh()

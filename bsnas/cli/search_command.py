@@ -38,11 +38,26 @@ def _config(args: argparse.Namespace):
     budgets = {m.budget_option: m.parse(getattr(args, m.budget_option)) for m in budget_metrics()}
     return SearchConfig(space=args.space, data=args.data, trials=args.trials,
                         objectives=tuple(o.strip() for o in args.objectives.split(",")), **budgets,
-                        sampler=args.sampler, study=args.study, storage=args.storage, jobs=args.jobs,
+                        sampler=args.sampler, sampler_options=_sampler_options(args.sampler_option),
+                        study=args.study, storage=args.storage, jobs=args.jobs,
                         resolution=args.resolution, val_size=args.val_size, runs_dir=args.runs_dir, proxy=proxy,
                         input_size=args.input_size, val_subset=args.val_subset, fidelity=args.fidelity,
                         min_epochs=args.min_epochs, max_epochs=args.max_epochs, eta=args.eta,
                         warm_start=args.warm_start, devices=args.devices, evaluator=args.evaluator)
+
+
+def _sampler_options(items: list[str]) -> dict | None:
+    """``KEY=VALUE`` pairs, each value read as JSON where it is JSON (5, 0.5, true, null) and as text otherwise."""
+    options = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise SearchError(f"--sampler-option takes KEY=VALUE, such as n_startup_trials=5, but got {item!r}")
+        try:
+            options[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key.strip()] = text
+    return options or None
 
 
 def cmd_search(args: argparse.Namespace) -> None:
@@ -57,7 +72,7 @@ def cmd_search(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     try:
         study = run_search(cfg, on_trial=display.trial, on_progress=display.progress, on_start=display.start,
-                           log_failures=args.debug, log=lambda m: print(m, file=sys.stderr))
+                           log_failures=args.debug, log=display.note)
     finally:
         display.close()
     front = pareto_front(study)
@@ -103,6 +118,9 @@ def add_search_command(sub) -> None:
                    help=f"accuracy followed by one or more of {', '.join(costs)}, comma-separated")
     p.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="how architectures are chosen: Optuna's "
                    "tpe (default), nsga2, gp or random, or an NNI strategy (nni-*, needs bsnas[nni])")
+    p.add_argument("--sampler-option", action="append", default=[], metavar="KEY=VALUE", dest="sampler_option",
+                   help="a keyword argument of the Optuna sampler, such as n_startup_trials=5 or population_size=20; "
+                        "repeat for more (default: sized to --trials, see the README)")
     p.add_argument("--study", default=None, help="study name: letters, digits, '-', '_', '.' (default: the space's)")
     p.add_argument("--storage", default=None, help="Optuna storage URL or JournalFile path "
                    "(default: $BSNAS_STORAGE, else sqlite:///runs/<study>/study.db)")

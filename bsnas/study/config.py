@@ -18,6 +18,7 @@ from bsnas.evaluators.successive_halving import FIDELITIES, rungs
 from bsnas.files import check_name, is_safe_name
 from bsnas.metrics import budget_metrics, check_objectives
 from bsnas.samplers import SAMPLERS
+from bsnas.samplers.factory import sampler_options
 from bsnas.training.config import ProxyConfig
 from bsnas.training.engine import resolve_device
 
@@ -40,6 +41,7 @@ class SearchConfig:
     max_flops: int | None = None
     max_params: int | None = None
     sampler: str = "tpe"
+    sampler_options: dict | None = None
     study: str | None = None
     storage: str | None = None
     jobs: int = 1
@@ -62,6 +64,10 @@ class SearchConfig:
         object.__setattr__(self, "objectives", check_objectives(self.objectives))
         if self.sampler not in SAMPLERS:
             raise SearchError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
+        if self.sampler_options is not None and not isinstance(self.sampler_options, dict):
+            raise SearchError(f"sampler_options must be a dict of the sampler's keyword arguments, but got "
+                              f"{self.sampler_options!r}")
+        sampler_options(self.sampler, self.trials, self.sampler_options)  # refuses unknown options
         if self.evaluator not in EVALUATORS:
             raise SearchError(f"unknown evaluator {self.evaluator!r}; choose one of {', '.join(EVALUATORS)} (or pass "
                               "an Evaluator object or an evaluate function from Python)")

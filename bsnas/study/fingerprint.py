@@ -29,9 +29,9 @@ RECIPE_KEYS = tuple(f.name for f in dataclasses.fields(ProxyConfig) if f.name no
 def fingerprint_keys() -> tuple[str, ...]:
     """The settings that define a study, in the order messages list them."""
     budgets = tuple(m.budget_option for m in budget_metrics())
-    return ("space_hash", "data", "data_hash", "objectives", *budgets, "sampler", "seed", *RECIPE_KEYS,
-            "resolution", "val_size", "input_size", "val_subset", "fidelity", "min_epochs", "max_epochs", "eta",
-            "evaluator")
+    return ("space_hash", "data", "data_hash", "objectives", *budgets, "sampler", "sampler_options", "seed",
+            *RECIPE_KEYS, "resolution", "val_size", "input_size", "val_subset", "fidelity", "min_epochs",
+            "max_epochs", "eta", "evaluator")
 
 
 def fingerprint(cfg: SearchConfig, space_path: str, input_size: tuple[int, int, int], data_hash: str | None,
@@ -40,7 +40,8 @@ def fingerprint(cfg: SearchConfig, space_path: str, input_size: tuple[int, int, 
     ``data_hash`` the data's content hash (None when the user's evaluator brings the data) and ``evaluator``
     the evaluator's own fingerprint."""
     asha = cfg.fidelity == "asha"
-    values = {**{k: getattr(cfg, k) for k in ("data", "sampler", "resolution", "val_size", "val_subset", "fidelity")},
+    chosen = ("data", "sampler", "sampler_options", "resolution", "val_size", "val_subset", "fidelity")
+    values = {**{k: getattr(cfg, k) for k in chosen},
               **{m.budget_option: getattr(cfg, m.budget_option, None) for m in budget_metrics()},
               **{k: getattr(cfg.proxy, k) for k in RECIPE_KEYS},
               "seed": cfg.seed, "objectives": list(cfg.objectives), "input_size": list(input_size),

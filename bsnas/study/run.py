@@ -27,6 +27,7 @@ from bsnas.errors import SearchError
 from bsnas.evaluators import AshaEvaluator, CallableEvaluator, Evaluator, ProxyEvaluator, TableEvaluator
 from bsnas.files import atomic_write_text
 from bsnas.metrics import space_scale
+from bsnas.samplers.factory import random_for_whole_budget
 from bsnas.space.schema import SearchSpace, load_space
 from bsnas.space.stats import describe_space
 from bsnas.status import status_of
@@ -151,6 +152,10 @@ def prepare(cfg: SearchConfig, evaluator: Evaluator, log: Callable[[str], None] 
             for note in warm_start(study, space, cfg.warm_start, cost_size, info["num_classes"], cfg.budgets):
                 if log:
                     log(note)
+    held = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+    note = random_for_whole_budget(cfg.sampler, cfg.trials, cfg.sampler_options, held)
+    if note:
+        (log or logger.warning)(note)
     cfg.run_dir.mkdir(parents=True, exist_ok=True)
     resolved = dataclasses.asdict(cfg) | {"storage": mask_url(url), "space_path": space.path,
                                           "space_hash": study.user_attrs["bsnas_config"]["space_hash"],
@@ -171,7 +176,9 @@ def run_search(cfg: SearchConfig, on_trial: OnTrial | None = None, poll: float =
     ``on_trial(study, trial)`` is called for every finished trial, ``on_progress(number, progress)`` with
     the running trials' progress (epoch, epochs, images per second) and ``on_start(study)`` once the
     study is ready, all from this process. Each failed trial's traceback is logged (logger
-    ``bsnas.search``) only with ``log_failures``; ``log`` receives one line per warm-start design.
+    ``bsnas.search``) only with ``log_failures``; ``log`` receives one line per warm-start design, and the
+    note that the sampler would sample the whole budget at random (without ``log``, a warning of logger
+    ``bsnas.search``).
     ``evaluate(model, data, trial)`` (a function returning an accuracy or a dict of metrics) or
     ``evaluator`` (an :class:`~bsnas.evaluators.Evaluator`) replaces the proxy training; with ``jobs > 1``
     either must pickle (a module-level function or class).

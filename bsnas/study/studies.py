@@ -27,7 +27,7 @@ def open_study(cfg: SearchConfig, space: SearchSpace, url: str, seed: int | None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.load_study(study_name=cfg.study_name, storage=open_storage(url),
-                                 sampler=make_sampler(cfg.sampler, seed))
+                                 sampler=make_sampler(cfg.sampler, seed, cfg.trials, cfg.sampler_options))
 
 
 def create_or_resume(cfg: SearchConfig, url: str, fingerprint: dict) -> optuna.Study:
@@ -41,7 +41,8 @@ def create_or_resume(cfg: SearchConfig, url: str, fingerprint: dict) -> optuna.S
         directions = [get_metric(o).direction for o in cfg.objectives]
         with storage_lock(url, cfg.study_name):
             study = optuna.create_study(study_name=cfg.study_name, storage=storage,
-                                        sampler=make_sampler(cfg.sampler, cfg.seed), directions=directions,
+                                        sampler=make_sampler(cfg.sampler, cfg.seed, cfg.trials, cfg.sampler_options),
+                                        directions=directions,
                                         load_if_exists=True)
             stored = study.user_attrs.get("bsnas_config")
             if stored is None:
