@@ -145,8 +145,26 @@ class FlatBlock(NamedTuple):
     block: Block
 
 
+def _without_identities(stages: tuple[tuple[Block, ...], ...], width: int) -> tuple[tuple[Block, ...], ...]:
+    """``stages`` without the ``skip`` blocks that are the identity (stride 1, width unchanged): they compute
+    nothing, so ``[ir, skip]`` and ``[skip, ir]`` are one network with one string. A stage of nothing but
+    identities keeps one."""
+    out = []
+    for stage in stages:
+        kept = []
+        for b in stage:
+            if not (b.kind == "skip" and b.stride == 1 and b.width == width):
+                kept.append(b)
+            width = b.width
+        out.append(tuple(kept) or stage[:1])
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Arch:
+    """Stem, stages, head. A ``skip`` block that is the identity (stride 1, width unchanged) is dropped on
+    construction, so one network has one ``Arch`` and one string."""
+
     stem: Stem
     stages: tuple[tuple[Block, ...], ...]
     head: Head = field(default_factory=Head)
@@ -157,6 +175,8 @@ class Arch:
         for i, stage in enumerate(self.stages, 1):
             _check(isinstance(stage, tuple) and len(stage) >= 1 and all(isinstance(b, Block) for b in stage),
                    f"stage {i} must be a non-empty tuple of Block, but got {stage!r}")
+        _check(isinstance(self.stem, Stem), f"the stem must be a Stem, but got {self.stem!r}")
+        object.__setattr__(self, "stages", _without_identities(self.stages, self.stem.conv.width))
 
     def flat_blocks(self, in_channels: int = 3) -> Iterator[FlatBlock]:
         """Stem then every stage block, each with the width it receives."""

@@ -183,15 +183,23 @@ def _arch_value(arch: Arch, name: str, in_widths: dict[tuple[int, int], int], op
     if stage > len(arch.stages):
         raise SpaceError(f"{name}: the architecture has {len(arch.stages)} stages, the space more")
     blocks = arch.stages[stage - 1]
+    layers = space.stages[stage - 1].layers if stage <= len(space.stages) else ()
+    skip = next((k for k, t in enumerate(layers) if t.block == "skip"), None)
     if key in ("depth", "width", "act"):
         acts = [b.act for b in blocks if b.kind != "skip"]  # a skip layer has no activation: any will do
-        return {"depth": len(blocks), "width": blocks[0].width, "act": acts[0] if acts else options[0]}[key]
+        depth = len(blocks)
+        if skip is not None and key == "depth":  # identities were dropped (Arch does): the shallowest depth that holds the rest
+            depth = min((d for d in options if d >= depth), default=depth)
+        return {"depth": depth, "width": blocks[0].width, "act": acts[0] if acts else options[0]}[key]
     index_text, _, field = key.partition(".")
-    block = blocks[int(index_text[1:])]
+    index = int(index_text[1:])
+    if field == "layer" and index >= len(blocks):  # a dropped identity: the canonical place is the end
+        return skip
+    block = blocks[index]
     if field == "layer":  # the index of the first layer that builds this very block
-        in_width = in_widths[(stage, int(index_text[1:]))]
-        return next((k for k, t in enumerate(space.stages[stage - 1].layers)
-                     if _template_block(t, block, in_width) == block), f"{encode_block(block)} (no layer builds it)")
+        in_width = in_widths[(stage, index)]
+        return next((k for k, t in enumerate(layers) if _template_block(t, block, in_width) == block),
+                    f"{encode_block(block)} (no layer builds it)")
     if field == "expansion":  # the option whose expanded width is the block's
         in_width = in_widths[(stage, int(index_text[1:]))]
         return next((e for e in options if expanded_width(in_width, e) == block.mid), f"mid {block.mid}")

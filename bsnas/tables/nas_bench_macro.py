@@ -6,6 +6,11 @@ the stride or the width), ``1`` an inverted residual with expansion 3 and kernel
 expansion 6 and kernel 5. The space ``search_spaces/nas_bench_macro.yaml`` builds them: its parameters
 ``s1.b0.layer`` ... ``s3.b2.layer`` are the digits, in key order.
 
+An identity after a stage's first layer computes nothing, so keys that differ only in where such identities
+sit are one network: the 6,561 keys are 3,969 networks, and the table stores identical results for the keys
+of one network. bsnas's ``Arch`` drops such identities, so each network has one architecture string and a
+search evaluates it once; :func:`canonical_key` names it.
+
 The table (``bsnas/assets/nas-bench-macro_cifar10.json``, Apache-2.0, licence beside it) holds per key the
 three test accuracies (%), their mean and standard deviation, ``params`` and ``flops``. The parameters
 equal :func:`bsnas.count`'s for every network. The stored FLOPs count only the multiply-adds of the convs
@@ -35,13 +40,15 @@ from bsnas.errors import BsnasError
 from bsnas.space.choices import parameter_names, params_of, walk
 from bsnas.space.schema import SearchSpace, load_space
 
-__all__ = ["LAYERS", "TABLE_FILE", "Entry", "arch", "entry", "key_of", "keys", "space", "table", "table_flops",
-           "table_hash"]
+__all__ = ["LAYERS", "STAGE_DEPTHS", "TABLE_FILE", "Entry", "arch", "canonical_key", "entry", "key_of", "keys",
+           "networks", "space", "table", "table_flops", "table_hash"]
 
 TABLE_FILE = "assets/nas-bench-macro_cifar10.json"
 #: What each digit of a key means.
 LAYERS = ("identity", "inverted residual, expansion 3, kernel 3", "inverted residual, expansion 6, kernel 5")
 _KEY = re.compile(r"^[012]{8}$")
+#: Layers per stage; the first of each halves the map and doubles the width, so it is never the identity.
+STAGE_DEPTHS = (2, 3, 3)
 
 
 class Entry(NamedTuple):
@@ -98,14 +105,33 @@ def arch(key: str) -> Arch:
 
 
 def key_of(architecture: Arch) -> str:
-    """The key of an architecture of the table's space (a :class:`~bsnas.errors.SpaceError` if it is none)."""
+    """The canonical key (:func:`canonical_key`) of an architecture of the table's space (a
+    :class:`~bsnas.errors.SpaceError` if it is none)."""
     params = params_of(space(), architecture)
     return "".join(str(params[name]) for name in parameter_names(space()))
 
 
+def canonical_key(key: str) -> str:
+    """The key :func:`key_of` gives for ``key``'s network: within each stage the identities after its first
+    layer move to the end (an identity there is no layer at all, so ``210`` and ``201`` are one network,
+    and the table stores the same results for both). 6,561 keys are 3,969 networks."""
+    out, i = [], 0
+    for depth in STAGE_DEPTHS:
+        stage = check_key(key)[i:i + depth]
+        rest = [d for d in stage[1:] if d != "0"]
+        out.append(stage[0] + "".join(rest) + "0" * (depth - 1 - len(rest)))
+        i += depth
+    return "".join(out)
+
+
+def networks() -> list[str]:
+    """The canonical key of each of the 3,969 distinct networks, in order."""
+    return sorted({canonical_key(k) for k in keys()})
+
+
 @functools.cache
 def _keys_by_string() -> dict[str, str]:
-    return {encode_arch(arch(k)): k for k in keys()}
+    return {encode_arch(arch(k)): k for k in networks()}
 
 
 def key_of_string(arch_string: str) -> str | None:
