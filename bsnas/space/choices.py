@@ -188,7 +188,7 @@ def _arch_value(arch: Arch, name: str, in_widths: dict[tuple[int, int], int], op
     if key in ("depth", "width", "act"):
         acts = [b.act for b in blocks if b.kind != "skip"]  # a skip layer has no activation: any will do
         depth = len(blocks)
-        if skip is not None and key == "depth":  # identities were dropped (Arch does): the shallowest depth that holds the rest
+        if skip is not None and key == "depth":  # Arch drops identities: the shallowest depth holding the rest
             depth = min((d for d in options if d >= depth), default=depth)
         return {"depth": depth, "width": blocks[0].width, "act": acts[0] if acts else options[0]}[key]
     index_text, _, field = key.partition(".")
