@@ -11,7 +11,6 @@ import pytest
 import torch
 
 import bsnas.nn.blocks
-
 from bsnas import build_model, count, decode_arch, encode_arch
 from bsnas.arch.spec import Block
 from bsnas.cli import main
