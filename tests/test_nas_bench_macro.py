@@ -232,3 +232,9 @@ def test_the_cli_needs_data_except_for_the_table(tmp_path, capsys):
     assert main(argv) != 0
     err = capsys.readouterr().err
     assert "leave out --data" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_readme_example_runs():
+    from test_api import readme_block
+
+    exec(compile(readme_block("nas-bench-macro"), "README.md", "exec"), {"__name__": "readme"})
