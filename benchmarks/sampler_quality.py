@@ -11,8 +11,9 @@ normalised as ``bsnas front`` does (FLOPs over the space's largest, reference po
 front found.
 
 Methods (``METHODS``): ``random``; ``tpe-10`` (TPE with Optuna's 10 random start trials, bsnas 0.2's
-setting); ``tpe`` (bsnas's default now: a random start of a tenth of the budget, 4 to 10 trials);
-``nsga2`` (population a fifth of the budget, 8 to 50); ``gp`` (its random start sized like TPE's);
+setting); ``tpe-small`` (a random start of a tenth of the budget, 4 to 10 trials); ``tpe`` (bsnas's
+default, ``bsnas.samplers.factory.random_start``: 10, or half of a budget under 20);
+``nsga2`` (population a fifth of the budget, 8 to 50); ``gp`` (its random start as TPE's);
 ``nni-evolution`` (population a third of the budget, 8 to 32) and ``nni-tpe``. Budgets whose sampler settings
 are the same share one run of the largest of them, and the smaller budgets are that run's first B
 networks (the same networks a shorter run of the same seed draws).
@@ -51,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 METHODS = {
     "random": ("random", lambda b: None),
     "tpe-10": ("tpe", lambda b: {"n_startup_trials": 10}),
+    "tpe-small": ("tpe", lambda b: {"n_startup_trials": max(4, min(10, b // 10))}),
     "tpe": ("tpe", lambda b: {"n_startup_trials": random_start(b)}),
     "nsga2": ("nsga2", lambda b: {"population_size": population(b)}),
     "gp": ("gp", lambda b: {"n_startup_trials": random_start(b)}),

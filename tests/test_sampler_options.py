@@ -14,8 +14,8 @@ from bsnas.samplers.factory import make_sampler, population, random_for_whole_bu
 from bsnas.study import SearchConfig, run_search
 
 
-@pytest.mark.parametrize("trials, start, pop", [(8, 4, 8), (25, 4, 8), (50, 5, 10), (100, 10, 20), (200, 10, 40),
-                                                (1000, 10, 50)])
+@pytest.mark.parametrize("trials, start, pop", [(4, 4, 8), (8, 4, 8), (13, 6, 8), (25, 10, 8), (50, 10, 10),
+                                                (100, 10, 20), (200, 10, 40), (1000, 10, 50)])
 def test_the_random_start_and_the_population_follow_the_budget(trials, start, pop):
     assert random_start(trials) == start and population(trials) == pop
     assert make_sampler("tpe", 0, trials)._n_startup_trials == start
@@ -47,7 +47,7 @@ def test_bad_options_are_refused_with_what_is_accepted(name, options, fragment):
 
 def test_a_search_that_would_be_random_for_its_whole_budget_is_named():
     assert "tpe samples its first 4 trials at random" in random_for_whole_budget("tpe", 4)
-    assert random_for_whole_budget("tpe", 5) is None
+    assert random_for_whole_budget("tpe", 5) is None and random_for_whole_budget("tpe", 10) is None
     assert random_for_whole_budget("tpe", 3, existing=2) is None  # a warm start counts toward the random start
     assert "population_size" in random_for_whole_budget("nsga2", 8)
     assert random_for_whole_budget("nsga2", 8, {"population_size": 4}) is None

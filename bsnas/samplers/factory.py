@@ -2,8 +2,8 @@
 that choose architectures instead.
 
 Optuna's TPE and GP sample their first ``n_startup_trials`` (10) at random, and NSGA-II its first
-generation of ``population_size`` (50): a search shorter than that is a random search. bsnas ties both
-to ``--trials`` (:func:`sampler_options`), and a search that would still be random from start to end says so
+generation of ``population_size`` (50): a search shorter than that is a random search. bsnas sizes both
+to ``--trials`` (:func:`random_start`, :func:`population`), and a search that would still be random from start to end says so
 (:func:`random_for_whole_budget`). Every default can be overridden with ``sampler_options`` (the keyword
 arguments of the Optuna sampler's constructor; ``--sampler-option KEY=VALUE`` on the command line).
 Trials the study already holds (a warm start, a resumed run) count toward the random start, as Optuna
@@ -32,9 +32,10 @@ _OWN = ("seed",)
 
 
 def random_start(trials: int | None) -> int:
-    """Random trials before TPE or GP model the study: a tenth of the budget, at least 4 and at most 10
-    (Optuna's default), ``benchmarks/sampler_quality.py`` measured the choice."""
-    return 10 if trials is None else max(4, min(10, trials // 10))
+    """Random trials before TPE or GP model the study: Optuna's 10, or half of a budget under 20 (at least 4),
+    so a short search is not random throughout. On NAS-Bench-Macro (``benchmarks/sampler_quality.py``) 10
+    beat a tenth of the budget at 25 evaluations and tied it at 50; budgets under 20 were not measured."""
+    return 10 if trials is None else max(4, min(10, trials // 2))
 
 
 def population(trials: int | None) -> int:
