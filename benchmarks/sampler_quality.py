@@ -195,6 +195,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="budgets 25 and 50, 6 seeds, three methods")
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--methods", default=None, help="comma-separated subset of " + ", ".join(METHODS))
+    parser.add_argument("--only-seeds", default=None, metavar="A:B",
+                        help="run seeds A..B-1 into the cache and stop (to share the work between processes); a "
+                             "run without it reads the cache and writes the results")
     parser.add_argument("--out", default=None, help="results JSON (default benchmarks/results/sampler_quality.json)")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -205,6 +208,14 @@ def main() -> None:
     if "random" not in methods:
         methods = ["random", *methods]
     cache = ROOT / "runs" / "sampler_quality"
+    if args.only_seeds:
+        first, last = (int(v) for v in args.only_seeds.split(":"))
+        for method in methods:
+            for seed in range(first, last):
+                for run_budget in sorted(set(runs_needed(method, budgets).values())):
+                    search(method, run_budget, seed, cache)
+            print(f"{method}: seeds {first}..{last - 1} cached", flush=True)
+        return
     start = time.perf_counter()
     result = run(methods, budgets, seeds, cache)
     rows = compare(result)

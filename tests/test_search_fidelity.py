@@ -156,12 +156,16 @@ def test_the_front_uses_full_fidelity_and_rung_fronts_on_request(asha, capsys):
 @pytest.mark.parametrize("path", find_spaces(), ids=lambda p: p.stem)
 def test_params_of_inverts_sampling(path):
     space = load_space(path)
+    # Where a stage has an identity layer, several assignments build one network (Arch drops identities that
+    # compute nothing) and params_of gives the canonical one (identities last); elsewhere it is the trial's own.
+    canonical = any(t.block == "skip" for st in space.stages for t in st.layers)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(200):
         trial = study.ask()
         arch = sample_arch(trial, space)
         params = params_of(space, arch)
-        assert params == trial.params and sample_arch(FixedTrial(params), space) == arch
+        assert sample_arch(FixedTrial(params), space) == arch
+        assert params == trial.params or canonical
         study.tell(trial, 0.0)
 
 
