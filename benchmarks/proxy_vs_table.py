@@ -1,0 +1,165 @@
+"""Which short proxy ranks NAS-Bench-Macro's networks as 50 epochs of full training do?
+
+Networks are drawn evenly across the FLOPs range of NAS-Bench-Macro's 3,969 distinct networks (sorted by
+FLOPs, equally spaced ranks). Each candidate proxy trains every network on the CIFAR-10 training file
+(``../shared/data/cifar10/train.npz``) and scores it on a stratified validation split of that file
+(10,000 images; ``val_subset`` scores on a stratified part of it). The ground truth is the table's mean
+50-epoch test accuracy.
+
+Reported per candidate: Spearman and Kendall over all networks with a bootstrap 90% interval (resampling
+networks), the mean Spearman within each fifth of the FLOPs range (the order at equal cost, which is what
+a Pareto front needs), and the cost as a share of the table's training (50 epochs x 50,000 images at
+32x32, 3 x forward FLOPs per image). Beside them, the same figures for ranking by FLOPs alone and by
+params alone.
+
+Run: ``python benchmarks/proxy_vs_table.py`` (40 networks, every candidate in ``CANDIDATES``; hours on 2
+cores: the largest networks train at about 40 images/s on one core at 16x16) or ``--quick`` (6 networks,
+two tiny candidates; a smoke check of the path, not a measurement). Each (candidate, network) result is
+cached in ``runs/proxy_vs_table/``, so a rerun continues where it stopped. Writes
+``benchmarks/results/proxy_vs_table[_quick].json`` and prints the README table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import kendalltau, spearmanr
+
+from bsnas import count
+from bsnas.data import load_data
+from bsnas.tables import nas_bench_macro as nbm
+from bsnas.training import ProxyConfig, Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = "npz:" + str(ROOT.parent / "shared" / "data" / "cifar10" / "train.npz")
+#: name -> recipe: resolution, epochs, training images, optimiser, schedule, batch size, validation images.
+CANDIDATES = {
+    "r16-e4-n2400-adamw": dict(resolution=16, epochs=4, subset=2400, optimizer="adamw"),  # the README's today
+    "r16-e1-n9600-adamw": dict(resolution=16, epochs=1, subset=9600, optimizer="adamw"),  # same images seen
+    "r16-e2-n4800-adamw": dict(resolution=16, epochs=2, subset=4800, optimizer="adamw"),
+    "r24-e2-n4800-adamw": dict(resolution=24, epochs=2, subset=4800, optimizer="adamw"),
+    "r32-e2-n4800-adamw": dict(resolution=32, epochs=2, subset=4800, optimizer="adamw"),
+    "r16-e2-n4800-sgd": dict(resolution=16, epochs=2, subset=4800, optimizer="sgd"),
+    "r16-e2-n4800-adamw-linear": dict(resolution=16, epochs=2, subset=4800, optimizer="adamw", schedule="linear"),
+    "r16-e2-n4800-adamw-b128": dict(resolution=16, epochs=2, subset=4800, optimizer="adamw", batch_size=128),
+    "r16-e2-n4800-adamw-val2000": dict(resolution=16, epochs=2, subset=4800, optimizer="adamw", val_subset=2000),
+    "r16-e1-n1200-adamw": dict(resolution=16, epochs=1, subset=1200, optimizer="adamw"),  # --quick only
+    "r16-e2-n600-adamw": dict(resolution=16, epochs=2, subset=600, optimizer="adamw"),  # --quick only
+}
+#: --quick: a smoke check of the whole path on tiny budgets, not a measurement.
+QUICK = ("r16-e1-n1200-adamw", "r16-e2-n600-adamw")
+TABLE_TRAINING = 50 * 50_000  # images seen by each network of the table
+
+
+def networks(n: int) -> list[str]:
+    """``n`` canonical keys at equally spaced FLOPs ranks, smallest and largest included."""
+    keys = sorted(nbm.networks(), key=lambda k: (count(nbm.arch(k)).flops, k))
+    return [keys[round(i)] for i in np.linspace(0, len(keys) - 1, n)]
+
+
+def train(key: str, recipe: dict, datas: dict) -> dict:
+    arch = nbm.arch(key)
+    data = datas[(recipe["resolution"], recipe.get("val_subset"))]
+    config = ProxyConfig(epochs=recipe["epochs"], subset=recipe["subset"], optimizer=recipe["optimizer"],
+                         schedule=recipe.get("schedule", "onecycle"), batch_size=recipe.get("batch_size", 64),
+                         device="cpu")
+    start = time.perf_counter()
+    trainer = Trainer(arch, data, config, torch.device("cpu"))
+    for _ in range(config.epochs):
+        _, diverged = trainer.run_epoch()
+        if diverged:
+            return {"acc": 0.0, "seconds": time.perf_counter() - start, "diverged": diverged}
+    acc = trainer.evaluate(data.val_x, data.val_y)[0]
+    flops = count(arch, data.input_size).flops
+    return {"acc": acc, "seconds": round(time.perf_counter() - start, 2), "train_flops": 3 * flops * trainer.seen}
+
+
+def bootstrap(x: np.ndarray, y: np.ndarray, stat, n: int = 2000, seed: int = 0) -> list[float]:
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n):
+        idx = rng.integers(0, len(x), len(x))
+        if len(set(x[idx])) > 1 and len(set(y[idx])) > 1:
+            values.append(stat(x[idx], y[idx]).statistic)
+    return [float(stat(x, y).statistic), float(np.percentile(values, 5)), float(np.percentile(values, 95))]
+
+
+def within_fifths(score: np.ndarray, truth: np.ndarray, flops: np.ndarray) -> float:
+    """Mean Spearman inside each fifth of the networks by FLOPs."""
+    order = np.argsort(flops, kind="stable")
+    values = [spearmanr(score[part], truth[part]).statistic for part in np.array_split(order, 5) if len(part) > 2]
+    return float(np.nanmean(values)) if values else float("nan")  # under 15 networks a fifth is too small
+
+
+def summarise(name: str, score: np.ndarray, truth: np.ndarray, flops: np.ndarray, cost: float | None) -> dict:
+    return {"proxy": name, "spearman": bootstrap(score, truth, spearmanr),
+            "kendall": bootstrap(score, truth, kendalltau),
+            "within_fifths_spearman": within_fifths(score, truth, flops), "cost_share": cost}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="6 networks, two tiny candidates (a smoke check)")
+    parser.add_argument("--networks", type=int, default=None)
+    parser.add_argument("--candidates", default=None, help="comma-separated subset of " + ", ".join(CANDIDATES))
+    parser.add_argument("--data", default=DATA)
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    keys = networks(args.networks or (6 if args.quick else 40))
+    names = args.candidates.split(",") if args.candidates else list(QUICK if args.quick else
+                                                                    [c for c in CANDIDATES if c not in QUICK])
+    cache = ROOT / "runs" / "proxy_vs_table"
+    cache.mkdir(parents=True, exist_ok=True)
+    datas = {}
+    for name in names:
+        r = CANDIDATES[name]
+        if (r["resolution"], r.get("val_subset")) not in datas:
+            full = load_data(args.data, resolution=r["resolution"], val_size=10_000, seed=0)
+            datas[(r["resolution"], r.get("val_subset"))] = full.with_val_subset(r.get("val_subset"), 0)
+    results: dict[str, dict[str, dict]] = {}
+    start = time.perf_counter()
+    for name in names:
+        for i, key in enumerate(keys):
+            path = cache / f"{name}_{key}.json"
+            if not path.exists():
+                row = train(key, CANDIDATES[name], datas)
+                path.write_text(json.dumps(row))
+                print(f"{name} [{i + 1}/{len(keys)}] {key}: acc {row['acc']:.4f} in {row['seconds']:.0f} s "
+                      f"(table {nbm.entry(key).mean:.4f})", flush=True)
+            results.setdefault(name, {})[key] = json.loads(path.read_text())
+    truth = np.array([nbm.entry(k).mean for k in keys])
+    flops = np.array([count(nbm.arch(k)).flops for k in keys], dtype=float)
+    params = np.array([nbm.entry(k).params for k in keys], dtype=float)
+    rows = [summarise("FLOPs alone", flops, truth, flops, None), summarise("params alone", params, truth, flops, None)]
+    for name in names:
+        score = np.array([results[name][k]["acc"] for k in keys])
+        cost = float(np.mean([results[name][k].get("train_flops", 0) / (3 * f * TABLE_TRAINING)
+                              for k, f in zip(keys, flops, strict=True)]))
+        rows.append(summarise(name, score, truth, flops, cost))
+    out = ROOT / "benchmarks" / "results" / f"proxy_vs_table{'_quick' if args.quick else ''}.json"
+    out.write_text(json.dumps({"command": "python benchmarks/proxy_vs_table.py" + (" --quick" if args.quick else ""),
+                               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                           "torch": torch.__version__},
+                               "networks": keys, "rows": rows,
+                               "seconds_this_run": round(time.perf_counter() - start, 1)}, indent=1) + "\n")
+    print(f"\n{len(keys)} networks of NAS-Bench-Macro, evenly spaced in FLOPs; truth: the table's mean 50-epoch "
+          "accuracy\n")
+    print("| ranking by | Spearman (90% CI) | Kendall (90% CI) | mean Spearman within FLOPs fifths | cost share |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        s, k = r["spearman"], r["kendall"]
+        cost = "" if r["cost_share"] is None else f"{100 * r['cost_share']:.2f}%"
+        print(f"| {r['proxy']} | {s[0]:.3f} ({s[1]:.2f} to {s[2]:.2f}) | {k[0]:.3f} ({k[1]:.2f} to {k[2]:.2f}) | "
+              f"{r['within_fifths_spearman']:.3f} | {cost} |")
+    print(f"\nwrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
