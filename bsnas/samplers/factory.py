@@ -4,8 +4,9 @@ that choose architectures instead.
 Optuna's TPE and GP sample their first ``n_startup_trials`` (10) at random, and NSGA-II its first
 generation of ``population_size`` (50): a search shorter than that is a random search. bsnas sizes both
 to ``--trials`` (:func:`random_start`, :func:`population`), and a search that would still be random from
-start to end says so (:func:`random_for_whole_budget`). Every default can be overridden with ``sampler_options`` (the keyword
-arguments of the Optuna sampler's constructor; ``--sampler-option KEY=VALUE`` on the command line).
+start to end says so (:func:`random_for_whole_budget`). Every default can be overridden with
+``sampler_options`` (the keyword arguments of the Optuna sampler's constructor; ``--sampler-option
+KEY=VALUE`` on the command line).
 Trials the study already holds (a warm start, a resumed run) count toward the random start, as Optuna
 counts them.
 """
