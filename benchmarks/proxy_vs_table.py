@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -144,7 +145,7 @@ def main() -> None:
                               for k, f in zip(keys, flops, strict=True)]))
         rows.append(summarise(name, score, truth, flops, cost))
     out = ROOT / "benchmarks" / "results" / f"proxy_vs_table{'_quick' if args.quick else ''}.json"
-    out.write_text(json.dumps({"command": "python benchmarks/proxy_vs_table.py" + (" --quick" if args.quick else ""),
+    out.write_text(json.dumps({"command": " ".join(["python benchmarks/proxy_vs_table.py", *sys.argv[1:]]),
                                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                            "torch": torch.__version__},
                                "networks": keys, "rows": rows,
