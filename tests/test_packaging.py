@@ -39,3 +39,10 @@ def test_the_wheel_ships_the_spaces_and_searches_from_an_empty_folder(tmp_path):
     run([str(venv / "bin" / "bsnas"), "search", "--space", "tiny", "--data", "digits", "--trials", "2", "--epochs", "1",
          "--quiet"], cwd=empty)
     assert (empty / "runs" / "tiny" / "study.db").is_file()
+    # NAS-Bench-Macro's table and its licence ship inside the wheel: a table search runs from it
+    assert "nas_bench_macro" in {line.split(",")[0] for line in spaces.splitlines()}
+    run([str(venv / "bin" / "bsnas"), "search", "--space", "nas_bench_macro", "--evaluator", "table", "--trials", "3",
+         "--quiet"], cwd=empty)
+    licence = run([str(python), "-c", "from importlib import resources; print(resources.files('bsnas')"
+                   ".joinpath('assets/NAS-BENCH-MACRO-LICENSE').read_text()[:40])"], cwd=empty).stdout
+    assert "Copyright 2021 Xiu Su" in licence
