@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from proxy_faithfulness import bootstrap  # the same resampling as the proxy-faithfulness benchmark
 from scipy.stats import kendalltau, spearmanr
 
 from bsnas import count
@@ -82,16 +83,6 @@ def train(key: str, recipe: dict, datas: dict) -> dict:
     return {"acc": acc, "seconds": round(time.perf_counter() - start, 2), "train_flops": 3 * flops * trainer.seen}
 
 
-def bootstrap(x: np.ndarray, y: np.ndarray, stat, n: int = 2000, seed: int = 0) -> list[float]:
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n):
-        idx = rng.integers(0, len(x), len(x))
-        if len(set(x[idx])) > 1 and len(set(y[idx])) > 1:
-            values.append(stat(x[idx], y[idx]).statistic)
-    return [float(stat(x, y).statistic), float(np.percentile(values, 5)), float(np.percentile(values, 95))]
-
-
 def within_fifths(score: np.ndarray, truth: np.ndarray, flops: np.ndarray) -> float:
     """Mean Spearman inside each fifth of the networks by FLOPs."""
     order = np.argsort(flops, kind="stable")
@@ -100,8 +91,8 @@ def within_fifths(score: np.ndarray, truth: np.ndarray, flops: np.ndarray) -> fl
 
 
 def summarise(name: str, score: np.ndarray, truth: np.ndarray, flops: np.ndarray, cost: float | None) -> dict:
-    return {"proxy": name, "spearman": bootstrap(score, truth, spearmanr),
-            "kendall": bootstrap(score, truth, kendalltau),
+    return {"proxy": name, "spearman": list(bootstrap(score, truth, spearmanr)),
+            "kendall": list(bootstrap(score, truth, kendalltau)),
             "within_fifths_spearman": within_fifths(score, truth, flops), "cost_share": cost}
 
 

@@ -90,6 +90,10 @@ class Evaluator(abc.ABC):
 
     #: The name a study records; defaults to the class's qualified name.
     name: ClassVar[str] = ""
+    #: An evaluator that brings its own answers (a table of networks trained on one dataset) names that data's
+    #: input size and class count; a search with it then loads no data. None: the search's data decides.
+    input_size: ClassVar[tuple[int, int, int] | None] = None
+    num_classes: ClassVar[int | None] = None
 
     def fingerprint(self) -> dict:
         """What defines this evaluator (stored with the study; a resumed run must give the same)."""

@@ -95,8 +95,8 @@ def _check_data(cfg: SearchConfig, space: SearchSpace, data: ProxyData) -> tuple
 def _frame(cfg: SearchConfig, space: SearchSpace, evaluator: Evaluator) -> tuple[ProxyData | None, dict]:
     """The search's data (None when the evaluator brings its own) and its data_info."""
     if cfg.data is None:
-        size = cfg.input_size or getattr(evaluator, "input_size", None)
-        classes = cfg.num_classes or getattr(evaluator, "num_classes", None)
+        size = cfg.input_size or evaluator.input_size
+        classes = cfg.num_classes or evaluator.num_classes
         if not (isinstance(size, (tuple, list)) and len(size) == 3) or classes is None:
             raise SearchError("a search without data (your own evaluate function brings it) needs input_size "
                               f"(C, H, W) and num_classes, but got input_size={size!r}, "
