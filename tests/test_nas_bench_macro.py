@@ -211,7 +211,7 @@ def test_the_table_evaluator_is_refused_with_data_or_successive_halving():
 def test_a_table_search_of_another_space_fails_each_trial_with_the_reason(tmp_path):
     cfg = SearchConfig(space="tiny", data=None, evaluator="table", trials=2, study="x", runs_dir=str(tmp_path),
                        storage="memory:", input_size=(3, 32, 32))
-    with pytest.raises(SearchError):
+    with pytest.raises(SearchError, match="the table evaluator answers for --space nas_bench_macro only"):
         run_search(cfg)
 
 
