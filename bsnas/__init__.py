@@ -66,7 +66,7 @@ from bsnas.space import describe_space, load_space, sample_arch
 from bsnas.status import Status
 from bsnas.study import SearchConfig, run_search
 from bsnas.tables import nas_bench_macro
-from bsnas.training import ProxyConfig, train_proxy
+from bsnas.training import ProxyConfig, train_proxy, zero_cost_scores
 from bsnas.version import __version__ as __version__
 
 __all__ = [
@@ -77,5 +77,5 @@ __all__ = [
     "encode_arch", "hypervolume", "list_baselines", "load_data", "load_record", "load_space", "pareto_front",
     "reg_loss", "replace_convs", "run_search", "sample_arch", "train_proxy", "search", "front", "export", "train",
     "init_control", "kernel_stats", "op_shares", "EvalContext", "EvalRequest", "Evaluation", "Evaluator", "METRICS",
-    "Metric", "register_metric", "Status", "TableEvaluator", "nas_bench_macro",
+    "Metric", "register_metric", "Status", "TableEvaluator", "nas_bench_macro", "zero_cost_scores",
 ]

@@ -1,4 +1,4 @@
-"""The architecture commands of the ``bsnas`` CLI: profile, baselines, proxy and proxy-check."""
+"""The architecture commands of the ``bsnas`` CLI: profile, baselines, proxy, proxy-check and zero-cost."""
 
 from __future__ import annotations
 
@@ -105,6 +105,25 @@ def cmd_proxy_check(args: argparse.Namespace) -> None:
     emit(check.table.round(4), args.format, summary)
 
 
+def cmd_zero_cost(args: argparse.Namespace) -> None:
+    from bsnas.data.split import load_data
+    from bsnas.training import resolve_device
+    from bsnas.training.zero_cost import zero_cost_scores
+
+    device = resolve_device(args.device)
+    data = load_data(args.data, resolution=args.resolution, val_size=args.val_size, seed=args.seed, device=device)
+    record = as_record(args.arch, num_classes=data.num_classes, input_size=data.input_size)
+    names = [s.strip() for s in args.scores.split(",") if s.strip()]
+    scores = zero_cost_scores(record.arch, data, names, batch_size=args.batch_size, seed=args.seed, device=device)
+    cost = record.count()
+    row = {"arch": record.arch_string, "flops": cost.flops, "params": cost.params, **scores}
+    if args.format == "json":
+        print(json.dumps(row, indent=2))
+    else:
+        for key, value in row.items():
+            print(f"{key}: {f'{value:.6g}' if isinstance(value, float) else value}")
+
+
 def _add_profile(sub) -> None:
     p = described(sub, "profile", "FLOPs, params and a per-stage table of one architecture",
                   "Count an architecture's FLOPs (fvcore's convention: one multiply-add is one FLOP) and "
@@ -168,8 +187,27 @@ def _add_proxy_check(sub) -> None:
     p.set_defaults(func=cmd_proxy_check)
 
 
+def _add_zero_cost(sub) -> None:
+    from bsnas.training.zero_cost import ZERO_COST_SCORES
+
+    p = described(sub, "zero-cost", "zero-cost scores of one untrained architecture (synflow, NASWOT, ...)",
+                  "Score a freshly initialised network from a few training batches, without training it: "
+                  "synflow, NASWOT, grad-norm, SNIP and ZiCo (each described, with its paper, in "
+                  "bsnas.training.zero_cost). Higher is meant to predict a more accurate trained network.",
+                  "bsnas zero-cost cifar_resnet20_bsconvu --data digits --scores synflow,naswot")
+    p.add_argument("arch", help="architecture string, baseline name or JSON record")
+    add_data_args(p)
+    p.add_argument("--scores", default=",".join(ZERO_COST_SCORES),
+                   help=f"comma-separated scores (default all: {','.join(ZERO_COST_SCORES)})")
+    p.add_argument("--resolution", type=int, default=None, help="images are resized to R x R (default: as read)")
+    p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64; ZiCo uses two)")
+    p.add_argument("--format", choices=FORMATS[:2], default="table", help="table (default) or json")
+    p.set_defaults(func=cmd_zero_cost)
+
+
 def add_model_commands(sub) -> None:
     _add_profile(sub)
     _add_baselines(sub)
     _add_proxy(sub)
     _add_proxy_check(sub)
+    _add_zero_cost(sub)

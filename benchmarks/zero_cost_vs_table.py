@@ -1,0 +1,84 @@
+"""Do zero-cost scores rank NAS-Bench-Macro's networks as 50 epochs of full training do?
+
+The same networks as ``proxy_vs_table.py`` (evenly spaced in FLOPs among the 3,969 distinct networks),
+the same data (CIFAR-10's training file at 32x32, the table's resolution) and the same report: Spearman
+and Kendall over all networks with a bootstrap 90% interval, the mean Spearman within each fifth of the
+FLOPs range, and FLOPs alone and params alone beside them. Each score is the mean over ``--seeds``
+initialisations and batch draws (``bsnas.zero_cost_scores``: synflow, NASWOT, grad-norm, SNIP, ZiCo).
+A score is worth keeping as a pre-screen only if it ranks better than FLOPs within the fifths.
+
+Run: ``python benchmarks/zero_cost_vs_table.py`` (40 networks, 3 seeds; about 10 minutes on 2 cores)
+or ``--quick`` (10 networks, 1 seed). Each (network, seed) is cached in ``runs/zero_cost_vs_table/``.
+Writes ``benchmarks/results/zero_cost_vs_table[_quick].json`` and prints the README table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+import torch
+from proxy_vs_table import DATA, ROOT, networks, summarise
+
+from bsnas import count
+from bsnas.data import load_data
+from bsnas.tables import nas_bench_macro as nbm
+from bsnas.training.zero_cost import ZERO_COST_SCORES, zero_cost_scores
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="10 networks, 1 seed")
+    parser.add_argument("--networks", type=int, default=None, help="networks (default 40; 10 with --quick)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per network (default 3; 1 with --quick)")
+    parser.add_argument("--data", default=DATA)
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    keys = networks(args.networks or (10 if args.quick else 40))
+    seeds = range(args.seeds or (1 if args.quick else 3))
+    cache = ROOT / "runs" / "zero_cost_vs_table"
+    cache.mkdir(parents=True, exist_ok=True)
+    data = load_data(args.data, val_size=10_000, seed=0)
+    start = time.perf_counter()
+    scores: dict[str, list[dict]] = {}
+    for i, key in enumerate(keys):
+        for seed in seeds:
+            path = cache / f"{key}_seed{seed}.json"
+            if not path.exists():
+                path.write_text(json.dumps(zero_cost_scores(nbm.arch(key), data, seed=seed)))
+            scores.setdefault(key, []).append(json.loads(path.read_text()))
+        print(f"[{i + 1}/{len(keys)}] {key}: {np.mean([s['seconds'] for s in scores[key]]):.1f} s per seed",
+              flush=True)
+    truth = np.array([nbm.entry(k).mean for k in keys])
+    flops = np.array([count(nbm.arch(k)).flops for k in keys], dtype=float)
+    params = np.array([nbm.entry(k).params for k in keys], dtype=float)
+    rows = [summarise("FLOPs alone", flops, truth, flops, None), summarise("params alone", params, truth, flops, None)]
+    for name in ZERO_COST_SCORES:
+        score = np.array([np.mean([s[name] for s in scores[k]]) for k in keys])
+        rows.append(summarise(name, score, truth, flops, None))
+    seconds = float(np.mean([s["seconds"] for k in keys for s in scores[k]]))
+    out = ROOT / "benchmarks" / "results" / f"zero_cost_vs_table{'_quick' if args.quick else ''}.json"
+    out.write_text(json.dumps({"command": " ".join(["python benchmarks/zero_cost_vs_table.py", *sys.argv[1:]]),
+                               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                           "torch": torch.__version__},
+                               "networks": keys, "seeds": len(seeds), "rows": rows,
+                               "mean_seconds_per_network_and_seed": round(seconds, 2),
+                               "seconds_this_run": round(time.perf_counter() - start, 1)}, indent=1) + "\n")
+    print(f"\n{len(keys)} networks of NAS-Bench-Macro, evenly spaced in FLOPs, {len(seeds)} seed(s) each; truth: the "
+          f"table's mean 50-epoch accuracy; all five scores of one network take {seconds:.1f} s\n")
+    print("| ranking by | Spearman (90% CI) | Kendall (90% CI) | mean Spearman within FLOPs fifths |")
+    print("|---|---|---|---|")
+    for r in rows:
+        s, k = r["spearman"], r["kendall"]
+        print(f"| {r['proxy']} | {s[0]:.3f} ({s[1]:.2f} to {s[2]:.2f}) | {k[0]:.3f} ({k[1]:.2f} to {k[2]:.2f}) | "
+              f"{r['within_fifths_spearman']:.3f} |")
+    print(f"\nwrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
