@@ -32,7 +32,7 @@ import sys
 from functools import cache
 
 import numpy as np
-from proxy_vs_table import ROOT, networks, summarise
+from proxy_vs_table import ROOT, networks, print_bias, summarise
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
@@ -90,7 +90,7 @@ def main() -> None:
     flops = np.array([count(nbm.arch(k)).flops for k in keys], dtype=float)
     test_x = np.array([features(k) for k in keys])
     others = sorted(set(nbm.networks()) - set(keys))
-    rows = [summarise("FLOPs alone", flops, truth, flops, None)]
+    rows = [summarise("FLOPs alone", flops, truth, flops, None, keys)]
     for n in (50, 200) if args.quick else (50, 200, 1000, len(others)):
         train = np.random.default_rng(0).choice(others, size=n, replace=False)
         x, y = np.array([features(k) for k in train]), np.array([nbm.entry(k).mean for k in train])
@@ -98,12 +98,12 @@ def main() -> None:
                              ("ridge", make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))))):
             pred = model.fit(x, y).predict(test_x)
             rows.append({**summarise(f"architecture features, {label}, fitted on {n} networks", pred, truth, flops,
-                                     None), "fitted_on": int(n)})
+                                     None, keys), "fitted_on": int(n)})
     log_flops = np.log(flops)[:, None]
-    rows.append(summarise("log FLOPs, ridge, leave-one-out", leave_one_out(log_flops, truth), truth, flops, None))
+    rows.append(summarise("log FLOPs, ridge, leave-one-out", leave_one_out(log_flops, truth), truth, flops, None, keys))
     for name, values in measurements(keys).items():
         pred = leave_one_out(np.hstack([log_flops, values[:, None]]), truth)
-        rows.append(summarise(f"log FLOPs + {name}, ridge, leave-one-out", pred, truth, flops, None))
+        rows.append(summarise(f"log FLOPs + {name}, ridge, leave-one-out", pred, truth, flops, None, keys))
     out = ROOT / "benchmarks" / "results" / f"predictor_vs_table{'_quick' if args.quick else ''}.json"
     out.write_text(json.dumps({"command": " ".join(["python benchmarks/predictor_vs_table.py", *sys.argv[1:]]),
                                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -113,6 +113,7 @@ def main() -> None:
     for r in rows:
         s = r["spearman"]
         print(f"| {r['proxy']} | {s[0]:.3f} ({s[1]:.2f} to {s[2]:.2f}) | {r['within_fifths_spearman']:.3f} |")
+    print_bias(rows)
     print(f"\nwrote {out.relative_to(ROOT)}")
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from proxy_faithfulness import bootstrap  # the same resampling as the proxy-faithfulness benchmark
-from scipy.stats import kendalltau, spearmanr
+from scipy.stats import kendalltau, rankdata, spearmanr
 
 from bsnas import count
 from bsnas.data import load_data
@@ -90,10 +90,27 @@ def within_fifths(score: np.ndarray, truth: np.ndarray, flops: np.ndarray) -> fl
     return float(np.nanmean(values)) if values else float("nan")  # under 15 networks a fifth is too small
 
 
-def summarise(name: str, score: np.ndarray, truth: np.ndarray, flops: np.ndarray, cost: float | None) -> dict:
-    return {"proxy": name, "spearman": list(bootstrap(score, truth, spearmanr)),
-            "kendall": list(bootstrap(score, truth, kendalltau)),
-            "within_fifths_spearman": within_fifths(score, truth, flops), "cost_share": cost}
+def rank_error_by_layer(score: np.ndarray, truth: np.ndarray, keys: list[str]) -> dict[str, float]:
+    """Bias by block type: the mean signed rank error (score's rank minus the table's, as a share of the
+    networks; positive: ranked above its due) over every layer of each type, so a network counts once per
+    layer of that type. A score without bias by block type gives about 0 for each."""
+    n = len(keys)
+    error = (rankdata(score) - rankdata(truth)) / n
+    out = {}
+    for digit, layer in enumerate(nbm.LAYERS):
+        weight = np.array([k.count(str(digit)) for k in keys], dtype=float)
+        out[layer] = float(np.sum(weight * error) / np.sum(weight)) if weight.sum() else float("nan")
+    return out
+
+
+def summarise(name: str, score: np.ndarray, truth: np.ndarray, flops: np.ndarray, cost: float | None,
+              keys: list[str] | None = None) -> dict:
+    row = {"proxy": name, "spearman": list(bootstrap(score, truth, spearmanr)),
+           "kendall": list(bootstrap(score, truth, kendalltau)),
+           "within_fifths_spearman": within_fifths(score, truth, flops), "cost_share": cost}
+    if keys is not None:
+        row["rank_error_by_layer"] = rank_error_by_layer(score, truth, keys)
+    return row
 
 
 def main() -> None:
@@ -129,12 +146,13 @@ def main() -> None:
     truth = np.array([nbm.entry(k).mean for k in keys])
     flops = np.array([count(nbm.arch(k)).flops for k in keys], dtype=float)
     params = np.array([nbm.entry(k).params for k in keys], dtype=float)
-    rows = [summarise("FLOPs alone", flops, truth, flops, None), summarise("params alone", params, truth, flops, None)]
+    rows = [summarise("FLOPs alone", flops, truth, flops, None, keys),
+            summarise("params alone", params, truth, flops, None, keys)]
     for name in names:
         score = np.array([results[name][k]["acc"] for k in keys])
         cost = float(np.mean([results[name][k].get("train_flops", 0) / (3 * f * TABLE_TRAINING)
                               for k, f in zip(keys, flops, strict=True)]))
-        rows.append(summarise(name, score, truth, flops, cost))
+        rows.append(summarise(name, score, truth, flops, cost, keys))
     out = ROOT / "benchmarks" / "results" / f"proxy_vs_table{'_quick' if args.quick else ''}.json"
     out.write_text(json.dumps({"command": " ".join(["python benchmarks/proxy_vs_table.py", *sys.argv[1:]]),
                                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
@@ -150,7 +168,17 @@ def main() -> None:
         cost = "" if r["cost_share"] is None else f"{100 * r['cost_share']:.2f}%"
         print(f"| {r['proxy']} | {s[0]:.3f} ({s[1]:.2f} to {s[2]:.2f}) | {k[0]:.3f} ({k[1]:.2f} to {k[2]:.2f}) | "
               f"{r['within_fifths_spearman']:.3f} | {cost} |")
+    print_bias(rows)
     print(f"\nwrote {out.relative_to(ROOT)}")
+
+
+def print_bias(rows: list[dict]) -> None:
+    """The table of mean signed rank error by layer type (share of the networks)."""
+    print("\nBias by block type: mean signed rank error over the layers of each type (+: ranked above its due)\n")
+    print("| ranking by | " + " | ".join(nbm.LAYERS) + " |")
+    print("|---|" + "---|" * len(nbm.LAYERS))
+    for r in rows:
+        print(f"| {r['proxy']} | " + " | ".join(f"{v:+.3f}" for v in r["rank_error_by_layer"].values()) + " |")
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ initialisations and batch draws (``bsnas.zero_cost_scores``: synflow, NASWOT, gr
 A score is worth keeping as a pre-screen only if it ranks better than FLOPs within the fifths.
 
 Run: ``python benchmarks/zero_cost_vs_table.py`` (40 networks, 3 seeds; about 10 minutes on 2 cores)
-or ``--quick`` (10 networks, 1 seed). Each (network, seed) is cached in ``runs/zero_cost_vs_table/``.
-Writes ``benchmarks/results/zero_cost_vs_table[_quick].json`` and prints the README table.
+or ``--quick`` (10 networks, 1 seed). ``--fresh 300 --scores naswot,grad_norm`` checks the scores on 300
+other networks, drawn at random, that they were not chosen on. Each (network, seed) is cached in
+``runs/zero_cost_vs_table/``. Writes ``benchmarks/results/zero_cost_vs_table[_quick|_freshN].json`` and prints
+the README table.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import time
 
 import numpy as np
 import torch
-from proxy_vs_table import DATA, ROOT, networks, summarise
+from proxy_vs_table import DATA, ROOT, networks, print_bias, summarise
 
 from bsnas import count
 from bsnas.data import load_data
@@ -36,11 +38,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 networks, 1 seed")
     parser.add_argument("--networks", type=int, default=None, help="networks (default 40; 10 with --quick)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per network (default 3; 1 with --quick)")
+    parser.add_argument("--fresh", type=int, default=0, metavar="N",
+                        help="instead, N networks drawn at random (seed 0) from those the 40 leave out: a check on "
+                             "networks the scores were not chosen on")
+    parser.add_argument("--scores", default=",".join(ZERO_COST_SCORES), help="comma-separated subset of the scores")
     parser.add_argument("--data", default=DATA)
     args = parser.parse_args()
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     keys = networks(args.networks or (10 if args.quick else 40))
-    seeds = range(args.seeds or (1 if args.quick else 3))
+    if args.fresh:
+        rest = sorted(set(nbm.networks()) - set(networks(40)))
+        chosen = np.random.default_rng(0).choice(rest, size=args.fresh, replace=False).tolist()
+        keys = sorted(chosen, key=lambda k: (count(nbm.arch(k)).flops, k))
+    names = [n for n in ZERO_COST_SCORES if n in args.scores.split(",")]
+    suffix = "" if len(names) == len(ZERO_COST_SCORES) else "_" + "-".join(names)
+    seeds = range(args.seeds or (1 if args.quick or args.fresh else 3))
     cache = ROOT / "runs" / "zero_cost_vs_table"
     cache.mkdir(parents=True, exist_ok=True)
     data = load_data(args.data, val_size=10_000, seed=0)
@@ -48,35 +60,39 @@ def main() -> None:
     scores: dict[str, list[dict]] = {}
     for i, key in enumerate(keys):
         for seed in seeds:
-            path = cache / f"{key}_seed{seed}.json"
+            path = cache / f"{key}_seed{seed}{suffix}.json"
             if not path.exists():
-                path.write_text(json.dumps(zero_cost_scores(nbm.arch(key), data, seed=seed)))
+                path.write_text(json.dumps(zero_cost_scores(nbm.arch(key), data, names, seed=seed)))
             scores.setdefault(key, []).append(json.loads(path.read_text()))
         print(f"[{i + 1}/{len(keys)}] {key}: {np.mean([s['seconds'] for s in scores[key]]):.1f} s per seed",
               flush=True)
     truth = np.array([nbm.entry(k).mean for k in keys])
     flops = np.array([count(nbm.arch(k)).flops for k in keys], dtype=float)
     params = np.array([nbm.entry(k).params for k in keys], dtype=float)
-    rows = [summarise("FLOPs alone", flops, truth, flops, None), summarise("params alone", params, truth, flops, None)]
-    for name in ZERO_COST_SCORES:
+    rows = [summarise("FLOPs alone", flops, truth, flops, None, keys),
+            summarise("params alone", params, truth, flops, None, keys)]
+    for name in names:
         score = np.array([np.mean([s[name] for s in scores[k]]) for k in keys])
-        rows.append(summarise(name, score, truth, flops, None))
+        rows.append(summarise(name, score, truth, flops, None, keys))
     seconds = float(np.mean([s["seconds"] for k in keys for s in scores[k]]))
-    out = ROOT / "benchmarks" / "results" / f"zero_cost_vs_table{'_quick' if args.quick else ''}.json"
+    tag = "_quick" if args.quick else f"_fresh{args.fresh}" if args.fresh else ""
+    out = ROOT / "benchmarks" / "results" / f"zero_cost_vs_table{tag}.json"
     out.write_text(json.dumps({"command": " ".join(["python benchmarks/zero_cost_vs_table.py", *sys.argv[1:]]),
                                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                            "torch": torch.__version__},
                                "networks": keys, "seeds": len(seeds), "rows": rows,
                                "mean_seconds_per_network_and_seed": round(seconds, 2),
                                "seconds_this_run": round(time.perf_counter() - start, 1)}, indent=1) + "\n")
-    print(f"\n{len(keys)} networks of NAS-Bench-Macro, evenly spaced in FLOPs, {len(seeds)} seed(s) each; truth: the "
-          f"table's mean 50-epoch accuracy; all five scores of one network take {seconds:.1f} s\n")
+    how = "drawn at random from those the 40 leave out" if args.fresh else "evenly spaced in FLOPs"
+    print(f"\n{len(keys)} networks of NAS-Bench-Macro, {how}, {len(seeds)} seed(s) each; truth: the "
+          f"table's mean 50-epoch accuracy; the scores of one network take {seconds:.1f} s\n")
     print("| ranking by | Spearman (90% CI) | Kendall (90% CI) | mean Spearman within FLOPs fifths |")
     print("|---|---|---|---|")
     for r in rows:
         s, k = r["spearman"], r["kendall"]
         print(f"| {r['proxy']} | {s[0]:.3f} ({s[1]:.2f} to {s[2]:.2f}) | {k[0]:.3f} ({k[1]:.2f} to {k[2]:.2f}) | "
               f"{r['within_fifths_spearman']:.3f} |")
+    print_bias(rows)
     print(f"\nwrote {out.relative_to(ROOT)}")
 
 
