@@ -10,8 +10,8 @@ A score is worth keeping as a pre-screen only if it ranks better than FLOPs with
 Run: ``python benchmarks/zero_cost_vs_table.py`` (40 networks, 3 seeds; about 10 minutes on 2 cores)
 or ``--quick`` (10 networks, 1 seed). ``--fresh 300 --scores naswot,grad_norm`` checks the scores on 300
 other networks, drawn at random, that they were not chosen on. Each (network, seed) is cached in
-``runs/zero_cost_vs_table/``. Writes ``benchmarks/results/zero_cost_vs_table[_quick|_freshN].json`` and prints
-the README table.
+``runs/zero_cost_vs_table/``. Writes ``benchmarks/results/zero_cost_vs_table[_quick|_freshN].json`` and
+``docs/zero_cost_vs_table[...].png``, and prints the README table.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import os
 import platform
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,6 +32,27 @@ from bsnas import count
 from bsnas.data import load_data
 from bsnas.tables import nas_bench_macro as nbm
 from bsnas.training.zero_cost import ZERO_COST_SCORES, zero_cost_scores
+
+
+def plot(keys: list[str], truth: np.ndarray, flops: np.ndarray, columns: dict[str, np.ndarray], path: Path) -> None:
+    """The table's accuracy against FLOPs and against each score, one panel each, coloured by FLOPs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = {"MFLOPs": flops / 1e6, **columns}
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6), squeeze=False)
+    for ax, (name, values) in zip(axes[0], panels.items(), strict=True):
+        points = ax.scatter(values, 100 * truth, c=flops / 1e6, s=10, cmap="viridis")
+        ax.set_xlabel(name)
+        ax.set_xscale("log" if name in ("MFLOPs", "synflow") else "linear")
+        ax.set_ylabel("table's 50-epoch accuracy (%)")
+    fig.colorbar(points, ax=axes[0][-1], label="MFLOPs")
+    fig.suptitle(f"{len(keys)} NAS-Bench-Macro networks: accuracy after 50 epochs against cost and zero-cost scores")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main() -> None:
@@ -71,8 +93,9 @@ def main() -> None:
     params = np.array([nbm.entry(k).params for k in keys], dtype=float)
     rows = [summarise("FLOPs alone", flops, truth, flops, None, keys),
             summarise("params alone", params, truth, flops, None, keys)]
+    columns = {}
     for name in names:
-        score = np.array([np.mean([s[name] for s in scores[k]]) for k in keys])
+        columns[name] = score = np.array([np.mean([s[name] for s in scores[k]]) for k in keys])
         rows.append(summarise(name, score, truth, flops, None, keys))
     seconds = float(np.mean([s["seconds"] for k in keys for s in scores[k]]))
     tag = "_quick" if args.quick else f"_fresh{args.fresh}" if args.fresh else ""
@@ -83,6 +106,8 @@ def main() -> None:
                                "networks": keys, "seeds": len(seeds), "rows": rows,
                                "mean_seconds_per_network_and_seed": round(seconds, 2),
                                "seconds_this_run": round(time.perf_counter() - start, 1)}, indent=1) + "\n")
+    picture = ROOT / "docs" / f"zero_cost_vs_table{tag}.png"
+    plot(keys, truth, flops, columns, picture)
     how = "drawn at random from those the 40 leave out" if args.fresh else "evenly spaced in FLOPs"
     print(f"\n{len(keys)} networks of NAS-Bench-Macro, {how}, {len(seeds)} seed(s) each; truth: the "
           f"table's mean 50-epoch accuracy; the scores of one network take {seconds:.1f} s\n")
