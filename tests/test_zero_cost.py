@@ -3,6 +3,7 @@ refuse bad input in one line."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -109,8 +110,22 @@ def test_bad_input_is_refused_with_the_value_and_the_fix(digits):
 def test_cli_prints_the_scores_and_one_line_errors(capsys):
     assert main(["zero-cost", "cifar_resnet20", "--data", "digits", "--resolution", "16", "--scores",
                  "synflow,snip", "--format", "json"]) == 0
-    out = capsys.readouterr().out
-    assert '"synflow"' in out and '"snip"' in out and '"naswot"' not in out
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["rows"][0]) == {"arch", "flops", "params", "synflow", "snip", "seconds"}
     assert main(["zero-cost", "cifar_resnet20", "--data", "digits", "--scores", "synflow,bogus"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown zero-cost score 'bogus'" in err
+    assert main(["zero-cost", "--data", "digits"]) == 1
+    assert "no architecture to score" in capsys.readouterr().err
+    assert main(["zero-cost", "--random", "3", "--data", "digits"]) == 1
+    assert "--random needs --space" in capsys.readouterr().err
+    assert main(["zero-cost", "cifar_resnet20", "--data", "digits", "--scores", "naswot", "--sort", "snip"]) == 1
+    assert "--sort 'snip' is not among the scores computed (naswot)" in capsys.readouterr().err
+
+
+def test_cli_ranks_random_members_of_a_space_by_a_score(capsys):
+    assert main(["zero-cost", "--space", "nas_bench_macro", "--random", "4", "--data", "digits", "--scores",
+                 "naswot,grad_norm", "--sort", "naswot", "--batch-size", "16", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert len({r["arch"] for r in rows}) == 4
+    assert [r["naswot"] for r in rows] == sorted((r["naswot"] for r in rows), reverse=True)

@@ -110,18 +110,32 @@ def cmd_zero_cost(args: argparse.Namespace) -> None:
     from bsnas.training import resolve_device
     from bsnas.training.zero_cost import zero_cost_scores
 
+    specs = list(args.archs)
+    if args.random:
+        if not args.space:
+            raise BsnasError("--random needs --space to draw from, e.g. --space nas_bench_macro")
+        from bsnas.arch.codec import encode_arch
+        from bsnas.space import load_space, random_archs
+
+        specs += [encode_arch(a) for a in random_archs(load_space(args.space), args.random, args.seed)]
+    if not specs:
+        raise BsnasError("no architecture to score; give ARCH strings or baseline names, or --space NAME --random K")
+    names = [s.strip() for s in args.scores.split(",") if s.strip()]
+    if args.sort is not None and args.sort not in names:
+        raise BsnasError(f"--sort {args.sort!r} is not among the scores computed ({', '.join(names)}); add it to "
+                         "--scores or sort by one of those")
     device = resolve_device(args.device)
     data = load_data(args.data, resolution=args.resolution, val_size=args.val_size, seed=args.seed, device=device)
-    record = as_record(args.arch, num_classes=data.num_classes, input_size=data.input_size)
-    names = [s.strip() for s in args.scores.split(",") if s.strip()]
-    scores = zero_cost_scores(record.arch, data, names, batch_size=args.batch_size, seed=args.seed, device=device)
-    cost = record.count()
-    row = {"arch": record.arch_string, "flops": cost.flops, "params": cost.params, **scores}
-    if args.format == "json":
-        print(json.dumps(row, indent=2))
-    else:
-        for key, value in row.items():
-            print(f"{key}: {f'{value:.6g}' if isinstance(value, float) else value}")
+    rows = []
+    for spec in specs:
+        record = as_record(spec, num_classes=data.num_classes, input_size=data.input_size)
+        scores = zero_cost_scores(record.arch, data, names, batch_size=args.batch_size, seed=args.seed, device=device)
+        cost = record.count()
+        rows.append({"arch": record.arch_string, "flops": cost.flops, "params": cost.params, **scores})
+    df = pd.DataFrame(rows)[[*names, "flops", "params", "seconds", "arch"]]  # the long string last
+    if args.sort is not None:
+        df = df.sort_values(args.sort, ascending=False, kind="stable")
+    emit(df, args.format, {"data": args.data, "input_size": list(data.input_size), "seed": args.seed})
 
 
 def _add_profile(sub) -> None:
@@ -190,18 +204,22 @@ def _add_proxy_check(sub) -> None:
 def _add_zero_cost(sub) -> None:
     from bsnas.training.zero_cost import ZERO_COST_SCORES
 
-    p = described(sub, "zero-cost", "zero-cost scores of one untrained architecture (synflow, NASWOT, ...)",
-                  "Score a freshly initialised network from a few training batches, without training it: "
+    p = described(sub, "zero-cost", "zero-cost scores of untrained architectures (synflow, NASWOT, ...)",
+                  "Score freshly initialised networks from a few training batches, without training them: "
                   "synflow, NASWOT, grad-norm, SNIP and ZiCo (each described, with its paper, in "
-                  "bsnas.training.zero_cost). Higher is meant to predict a more accurate trained network.",
-                  "bsnas zero-cost cifar_resnet20_bsconvu --data digits --scores synflow,naswot")
-    p.add_argument("arch", help="architecture string, baseline name or JSON record")
+                  "bsnas.training.zero_cost). Higher is meant to predict a more accurate trained network; "
+                  "--space NAME --random K --sort naswot ranks K random members of a space.",
+                  "bsnas zero-cost --space nas_bench_macro --random 20 --data digits --scores naswot --sort naswot")
+    p.add_argument("archs", nargs="*", help="architecture strings, baseline names or JSON records")
+    p.add_argument("--space", default=None, help="search space to draw --random architectures from")
+    p.add_argument("--random", type=int, default=0, metavar="K", help="add K random architectures of --space")
+    p.add_argument("--sort", default=None, metavar="SCORE", help="list the networks by this score, highest first")
     add_data_args(p)
     p.add_argument("--scores", default=",".join(ZERO_COST_SCORES),
                    help=f"comma-separated scores (default all: {','.join(ZERO_COST_SCORES)})")
     p.add_argument("--resolution", type=int, default=None, help="images are resized to R x R (default: as read)")
     p.add_argument("--batch-size", type=int, default=64, help="images per batch (default 64; ZiCo uses two)")
-    p.add_argument("--format", choices=FORMATS[:2], default="table", help="table (default) or json")
+    add_format_arg(p)
     p.set_defaults(func=cmd_zero_cost)
 
 
