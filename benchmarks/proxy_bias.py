@@ -12,7 +12,7 @@ zero-cost scores NASWOT and grad-norm (at 32x32): Spearman and Kendall against t
 mean signed rank error (score's rank minus the reference's, as a share of the networks) by block style.
 Without bias both styles are near 0.
 
-Run: ``python benchmarks/proxy_bias.py`` (about 4 hours on one core; each (network, recipe, seed) run is
+Run: ``python benchmarks/proxy_bias.py`` (6 to 8 hours on one core; each (network, recipe, seed) run is
 cached in ``runs/proxy_bias/``, so it resumes where it stopped, and a partial run reports on the networks
 done) or ``--quick`` (4 networks, tiny recipes: a smoke check, not a measurement). Writes
 ``benchmarks/results/proxy_bias[_quick].json``.
