@@ -141,6 +141,7 @@ def test_resume_gives_identical_results(tmp_path, arch):
     assert strip(tmp_path / "full") == strip(tmp_path / "cut")
 
 
+@pytest.mark.slow  # a real process each (kill, port scan, two workers): the slow suite
 def test_resume_after_a_real_kill(tmp_path):
     out = tmp_path / "k"
     cmd = [sys.executable, "-m", "bsnas", "train", TINY, "--data", "digits", "--epochs", "30", "--out", str(out)]

@@ -75,6 +75,7 @@ def _listening() -> set[str]:
     return ports
 
 
+@pytest.mark.slow  # a real process each (kill, port scan, two workers): the slow suite
 def test_an_nni_search_opens_no_port_and_writes_nothing_in_home(tmp_path):
     home = tmp_path / "home"
     home.mkdir()

@@ -39,6 +39,7 @@ stages:
 """
 
 
+@pytest.mark.slow  # a real process each (kill, port scan, two workers): the slow suite
 def test_asha_with_two_jobs_reaches_the_target_and_so_does_its_rerun(tmp_path):
     # With eta 8 only a trial better than every earlier one at rung 1 goes on (top ceil(n/8) = 1 of n <= 8), so
     # a run where no trial is stopped needs the 8 to arrive in order of merit: about 1 in 8! = 40,320.
