@@ -29,13 +29,12 @@ import time
 
 import numpy as np
 import torch
-from proxy_vs_table import DATA, ROOT
+from proxy_vs_table import DATA, ROOT, train
 from scipy.stats import kendalltau, rankdata, spearmanr
 
 import bsnas
 from bsnas.data import load_data
 from bsnas.space import load_space, random_archs
-from bsnas.training import ProxyConfig, Trainer
 from bsnas.training.zero_cost import zero_cost_scores
 
 BASELINES = ["cifar_resnet20", "cifar_resnet20_bsconvu", "cifar_mobilenetv1_w1d4", "cifar_mobilenetv1_w1d4_bsconvu",
@@ -61,18 +60,6 @@ def style(arch_string: str) -> str:
     return "inverted residual" if inverted * 2 >= len(blocks) else "basic / plain"
 
 
-def train(arch_string: str, recipe: dict, seed: int, data) -> dict:
-    config = ProxyConfig(epochs=recipe["epochs"], subset=recipe["subset"], optimizer=recipe["optimizer"], seed=seed,
-                         device="cpu")
-    start = time.perf_counter()
-    trainer = Trainer(arch_string, data, config, torch.device("cpu"))
-    for _ in range(config.epochs):
-        _, diverged = trainer.run_epoch()
-        if diverged:
-            return {"acc": 0.0, "seconds": round(time.perf_counter() - start, 2), "diverged": diverged}
-    return {"acc": trainer.evaluate(data.val_x, data.val_y)[0], "seconds": round(time.perf_counter() - start, 2)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 networks, tiny recipes (a smoke check)")
@@ -95,7 +82,7 @@ def main() -> None:
             for seed in seeds:
                 path = cache / f"{tag}_{name}_seed{seed}.json"
                 if not path.exists():
-                    path.write_text(json.dumps(train(text, recipe, seed, datas[recipe["resolution"]])))
+                    path.write_text(json.dumps(train(text, recipe, datas[recipe["resolution"]], seed)))
                 runs.append(json.loads(path.read_text()))
             row[label] = [r["acc"] for r in runs]
             row[f"{label}_seconds"] = sum(r["seconds"] for r in runs)

@@ -66,18 +66,17 @@ def networks(n: int) -> list[str]:
     return [keys[round(i)] for i in np.linspace(0, len(keys) - 1, n)]
 
 
-def train(key: str, recipe: dict, datas: dict) -> dict:
-    arch = nbm.arch(key)
-    data = datas[(recipe["resolution"], recipe.get("val_subset"))]
+def train(arch, recipe: dict, data, seed: int = 0) -> dict:
+    """Train ``arch`` with ``recipe`` on ``data`` and score it on all of ``data``'s validation images."""
     config = ProxyConfig(epochs=recipe["epochs"], subset=recipe["subset"], optimizer=recipe["optimizer"],
                          schedule=recipe.get("schedule", "onecycle"), batch_size=recipe.get("batch_size", 64),
-                         device="cpu")
+                         seed=seed, device="cpu")
     start = time.perf_counter()
     trainer = Trainer(arch, data, config, torch.device("cpu"))
     for _ in range(config.epochs):
         _, diverged = trainer.run_epoch()
         if diverged:
-            return {"acc": 0.0, "seconds": time.perf_counter() - start, "diverged": diverged}
+            return {"acc": 0.0, "seconds": round(time.perf_counter() - start, 2), "diverged": diverged}
     acc = trainer.evaluate(data.val_x, data.val_y)[0]
     flops = count(arch, data.input_size).flops
     return {"acc": acc, "seconds": round(time.perf_counter() - start, 2), "train_flops": 3 * flops * trainer.seen}
@@ -138,7 +137,8 @@ def main() -> None:
         for i, key in enumerate(keys):
             path = cache / f"{name}_{key}.json"
             if not path.exists():
-                row = train(key, CANDIDATES[name], datas)
+                recipe = CANDIDATES[name]
+                row = train(nbm.arch(key), recipe, datas[(recipe["resolution"], recipe.get("val_subset"))])
                 path.write_text(json.dumps(row))
                 print(f"{name} [{i + 1}/{len(keys)}] {key}: acc {row['acc']:.4f} in {row['seconds']:.0f} s "
                       f"(table {nbm.entry(key).mean:.4f})", flush=True)

@@ -106,6 +106,9 @@ def test_bad_input_is_refused_with_the_value_and_the_fix(digits):
         zero_cost_scores("cifar_resnet20", digits, batch_size=1)
     with pytest.raises(BsnasError, match="more than the .* training images; lower --batch-size"):
         zero_cost_scores("cifar_resnet20", digits, batch_size=5000)
+    with pytest.raises(BsnasError, match="resolution 8x8 is smaller than the network's total stride 32"):
+        zero_cost_scores("mobilenetv1_w1d4", load_data("digits"), "naswot")
+    assert set(zero_cost_scores("cifar_resnet20", digits, "naswot")) == {"naswot", "seconds"}  # one name as a str
 
 
 def test_cli_prints_the_scores_and_one_line_errors(capsys):

@@ -78,6 +78,17 @@ def cmd_proxy(args: argparse.Namespace) -> None:
         raise BsnasError(f"training diverged: {result.diverged}")
 
 
+def _random_archs(args: argparse.Namespace) -> list:
+    """The ``--random K`` architectures of ``--space`` (none without ``--random``)."""
+    if not args.random:
+        return []
+    if not args.space:
+        raise BsnasError("--random needs --space to draw from, e.g. --space mobilenet")
+    from bsnas.space import load_space, random_archs
+
+    return random_archs(load_space(args.space), args.random, args.seed)
+
+
 def cmd_proxy_check(args: argparse.Namespace) -> None:
     from bsnas.training.proxy_check import parse_budget, proxy_check
 
@@ -87,13 +98,7 @@ def cmd_proxy_check(args: argparse.Namespace) -> None:
                   if line.strip() and not line.startswith("#")]
     if args.baselines:
         specs += [n for n in list_baselines() if args.baselines in n]
-    archs = [as_record(s).arch for s in specs]
-    if args.random:
-        if not args.space:
-            raise BsnasError("--random needs --space to draw from, e.g. --space mobilenet")
-        from bsnas.space import load_space, random_archs
-
-        archs += random_archs(load_space(args.space), args.random, args.seed)
+    archs = [as_record(s).arch for s in specs] + _random_archs(args)
     check = proxy_check(archs, args.data, parse_budget(args.proxy), parse_budget(args.reference),
                         args.val_size, args.seed, progress=args.format == "table")
     def num(v: float) -> float | None:  # a constant column leaves the correlation undefined
@@ -110,14 +115,7 @@ def cmd_zero_cost(args: argparse.Namespace) -> None:
     from bsnas.training import resolve_device
     from bsnas.training.zero_cost import zero_cost_scores
 
-    specs = list(args.archs)
-    if args.random:
-        if not args.space:
-            raise BsnasError("--random needs --space to draw from, e.g. --space nas_bench_macro")
-        from bsnas.arch.codec import encode_arch
-        from bsnas.space import load_space, random_archs
-
-        specs += [encode_arch(a) for a in random_archs(load_space(args.space), args.random, args.seed)]
+    specs = list(args.archs) + _random_archs(args)  # strings, names and records, then Arch objects
     if not specs:
         raise BsnasError("no architecture to score; give ARCH strings or baseline names, or --space NAME --random K")
     names = [s.strip() for s in args.scores.split(",") if s.strip()]

@@ -23,8 +23,8 @@ from bsnas.nn.layers import reg_loss, regularized_modules
 from bsnas.nn.model import build_model
 from bsnas.training.config import ProxyConfig
 
-__all__ = ["Trainer", "available_memory", "check_memory", "eval_batch_size", "evaluate", "progress_bar",
-           "resolve_device", "training_memory"]
+__all__ = ["Trainer", "available_memory", "check_memory", "check_resolution", "eval_batch_size", "evaluate",
+           "progress_bar", "resolve_device", "training_memory"]
 
 
 def resolve_device(device: str) -> torch.device:
@@ -107,6 +107,13 @@ def evaluate(model: nn.Module, data: ProxyData, x: torch.Tensor, y: torch.Tensor
     return correct / len(y), loss / len(y)
 
 
+def check_resolution(arch: Arch, size: tuple[int, int, int]) -> None:
+    """A one-line error when images of ``size`` (C, H, W) are smaller than the network's total stride."""
+    if min(size[1:]) < arch.total_stride:
+        raise BsnasError(f"resolution {size[1]}x{size[2]} is smaller than the network's total stride "
+                         f"{arch.total_stride}; raise --resolution or use a space with fewer stride-2 blocks")
+
+
 class Trainer:
     """One model, its optimiser, schedule and random state; trains epoch by epoch.
 
@@ -119,10 +126,7 @@ class Trainer:
         self.data, self.config, self.device = data, config, device
         record = as_record(arch, num_classes=data.num_classes, input_size=data.input_size)
         size = data.input_size
-        if min(size[1:]) < record.arch.total_stride:
-            raise BsnasError(f"resolution {size[1]}x{size[2]} is smaller than the network's total stride "
-                             f"{record.arch.total_stride}; raise --resolution or use a space with fewer stride-2 "
-                             "blocks")
+        check_resolution(record.arch, size)
         check_memory(record.arch, size, min(config.batch_size, len(data.train_y)), device)
         torch.manual_seed(config.seed)
         model = build_model(record)

@@ -38,6 +38,7 @@ from bsnas.arch.resolve import as_record
 from bsnas.data.split import ProxyData
 from bsnas.errors import BsnasError
 from bsnas.nn.model import build_model
+from bsnas.training.engine import check_resolution
 
 __all__ = ["ZERO_COST_SCORES", "zero_cost_scores"]
 
@@ -135,6 +136,7 @@ def zero_cost_scores(arch, data: ProxyData, scores: tuple[str, ...] | list[str] 
     >>> sorted(s) == ["naswot", "seconds", "synflow"] and s["synflow"] > 0
     True
     """
+    scores = [scores] if isinstance(scores, str) else list(scores)
     unknown = [s for s in scores if s not in ZERO_COST_SCORES]
     if unknown or not scores:
         raise BsnasError(f"unknown zero-cost score {unknown[0] if unknown else '(none)'!r}; choose from "
@@ -147,22 +149,15 @@ def zero_cost_scores(arch, data: ProxyData, scores: tuple[str, ...] | list[str] 
                          f"{len(data.train_y)} training images; lower --batch-size")
     device = torch.device(device)
     record = as_record(arch, num_classes=data.num_classes, input_size=data.input_size)
+    check_resolution(record.arch, data.input_size)
     torch.manual_seed(seed)
     model = build_model(record).to(device).train()
     batches = _batches(data, batch_size, zico_batches, seed, device)
     x, y = batches[0]
+    compute = {"synflow": lambda: _synflow(model, x), "naswot": lambda: _naswot(model, x),
+               "grad_norm": lambda: _grad_norm(model, x, y), "snip": lambda: _snip(model, x, y),
+               "zico": lambda: _zico(model, batches)}
     start = time.perf_counter()
-    out: dict[str, float] = {}
-    for name in ZERO_COST_SCORES:
-        if name not in scores:
-            continue
-        if name == "synflow":
-            out[name] = _synflow(model, x)
-        elif name == "naswot":
-            out[name] = _naswot(model, x)
-        elif name == "zico":
-            out[name] = _zico(model, batches)
-        else:
-            out[name] = (_grad_norm if name == "grad_norm" else _snip)(model, x, y)
+    out = {name: compute[name]() for name in ZERO_COST_SCORES if name in scores}
     out["seconds"] = round(time.perf_counter() - start, 3)
     return out
