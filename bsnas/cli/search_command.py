@@ -146,9 +146,10 @@ def add_search_command(sub) -> None:
     p.add_argument("--min-epochs", type=int, default=1, help="ASHA's first rung (default 1)")
     p.add_argument("--max-epochs", type=int, default=None, help="ASHA's last rung (default: --epochs)")
     p.add_argument("--eta", type=int, default=3, help="ASHA keeps the top 1/eta at each rung (default 3)")
-    p.add_argument("--warm-start", default=None, metavar="baselines|FILE",
-                   help="first trials: the paper's families the space expresses within budget, or a file of "
-                        "architecture strings, records or baseline names")
+    p.add_argument("--warm-start", default=None, metavar="baselines|FILE|SCORE:K",
+                   help="first trials: the paper's families the space expresses within budget, a file of "
+                        "architecture strings, records or baseline names, or naswot:K (score K random networks "
+                        "without training and start from the best of each FLOPs band)")
     p.add_argument("--runs-dir", default="runs", help="where runs/<study>/ goes (default runs)")
     p.add_argument("--format", choices=FORMATS[:2], default="table",
                    help="table (trial lines and the front) or json (a summary; trial lines go to stderr)")

@@ -19,6 +19,7 @@ from bsnas.files import check_name, is_safe_name
 from bsnas.metrics import budget_metrics, check_objectives
 from bsnas.samplers import SAMPLERS
 from bsnas.samplers.factory import sampler_options
+from bsnas.study.screen import parse_screen
 from bsnas.training.config import ProxyConfig
 from bsnas.training.engine import resolve_device
 
@@ -77,6 +78,10 @@ class SearchConfig:
         if self.evaluator == "table" and self.fidelity != "none":
             raise SearchError(f"the table evaluator answers at full fidelity (50 epochs), so fidelity="
                               f"{self.fidelity!r} has nothing to halve; leave out --fidelity")
+        if parse_screen(self.warm_start) is not None and self.data is None:
+            raise SearchError(f"--warm-start {self.warm_start} scores networks on the search's training data, but "
+                              "this search has none (the table evaluator or your own data); warm-start from a file "
+                              "of architectures instead")
         for name in ("trials", "jobs"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:

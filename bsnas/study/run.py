@@ -35,6 +35,7 @@ from bsnas.storage import backend_for, mask_url, resolve_storage_url, storage_lo
 from bsnas.study.config import SearchConfig, load_search_data
 from bsnas.study.fingerprint import fingerprint
 from bsnas.study.objective import logger
+from bsnas.study.screen import screened_count
 from bsnas.study.studies import create_or_resume
 from bsnas.study.warm_start import warm_start
 from bsnas.study.worker import WorkerHooks, run_worker
@@ -149,7 +150,9 @@ def prepare(cfg: SearchConfig, evaluator: Evaluator, log: Callable[[str], None] 
     study.set_user_attr("data_info", info)
     if cfg.warm_start:
         with storage_lock(url, cfg.study_name):
-            for note in warm_start(study, space, cfg.warm_start, cost_size, info["num_classes"], cfg.budgets):
+            for note in warm_start(study, space, cfg.warm_start, cost_size, info["num_classes"], cfg.budgets,
+                                   data=data, screened=screened_count(cfg.sampler, cfg.trials),
+                                   cost=cfg.objectives[1], seed=cfg.seed, device=resolve_device(cfg.device)):
                 if log:
                     log(note)
     held = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
