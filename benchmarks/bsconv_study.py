@@ -12,6 +12,11 @@
 
 Run: ``python benchmarks/bsconv_study.py`` (about 30 minutes on 2 cores) or ``--quick`` (under 10 minutes).
 Searches are cached in ``runs/bsconv_study/`` so a rerun only does what is missing.
+
+**At equal latency**: ``--latency-table FILE --max-latency 2ms`` runs the same searches with the objectives
+accuracy and latency (predicted by the table, ``bsnas latency-table build --space resnet``) under a latency
+budget instead of the FLOPs budget, judges the hypervolume over latency / budget, skips the kernel part and
+writes ``benchmarks/results/bsconv_study_latency_<backend>.json``.
 """
 
 from __future__ import annotations
@@ -53,13 +58,15 @@ def pinned_space(folder: Path, variant: str) -> Path:
     return path
 
 
-def search(root: Path, data: str, variant: str, seed: int, trials: int, max_flops: int) -> optuna.Study:
+def search(root: Path, data: str, variant: str, seed: int, trials: int, max_flops: int | None,
+           latency: dict | None = None) -> optuna.Study:
     name = f"{variant.replace('_', '-')}-s{seed}"
     if (root / name / "done").exists():
         return load_existing_study(name, runs_dir=root)
     shutil.rmtree(root / name, ignore_errors=True)
+    budget = {"max_flops": max_flops} if latency is None else {**latency, "objectives": ("accuracy", "latency")}
     cfg = SearchConfig.from_options(space=str(pinned_space(root, variant)), data=data, trials=trials, seed=seed,
-                                    max_flops=max_flops, study=name, runs_dir=str(root), **PROXY)
+                                    study=name, runs_dir=str(root), **budget, **PROXY)
     try:
         run_search(cfg)
         note = ""
@@ -70,12 +77,13 @@ def search(root: Path, data: str, variant: str, seed: int, trials: int, max_flop
     return load_existing_study(name, runs_dir=root)
 
 
-def budget_hypervolume(study: optuna.Study, max_flops: int) -> float:
-    """Hypervolume of the trained networks with FLOPs over the common budget, not over each pinned space's
-    own largest network (which differs per conv type), so the variants compare on one scale."""
+def budget_hypervolume(study: optuna.Study, limit: float, cost: str = "flops") -> float:
+    """Hypervolume of the trained networks with their cost (FLOPs or latency) over the common budget, not over
+    each pinned space's own largest network (which differs per conv type), so the variants compare on one
+    scale."""
     df = trials_frame(study)
     df = df[df.status == "trained"]
-    points = np.column_stack([1 - df.accuracy.to_numpy(float), df.flops.to_numpy(float) / max_flops])
+    points = np.column_stack([1 - df.accuracy.to_numpy(float), df[cost].to_numpy(float) / limit])
     return normalised_hypervolume(points) if len(points) else 0.0
 
 
@@ -103,40 +111,68 @@ def main() -> None:
                         help="epochs of the ResNet-20 for the kernels (7 fit 10 minutes on 2 cores)")
     parser.add_argument("--out", default="runs/bsconv_study")
     parser.add_argument("--quick", action="store_true", help="1 seed, 3 trials, 1 kernel epoch")
+    parser.add_argument("--latency-table", default=None, help="search under a latency budget, from this table")
+    parser.add_argument("--max-latency", default=None, help="the latency budget with --latency-table, e.g. 2ms")
     args = parser.parse_args()
     seeds, trials, epochs = (1, 3, 1) if args.quick else (args.seeds, args.trials, args.kernel_epochs)
-    root = Path(args.out) / ("quick" if args.quick else "full")
-    root.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    max_flops = bsnas.study.parse_amount(args.max_flops)
-    studies = {(v, s): search(root, args.data, v, s, trials, max_flops) for v in VARIANTS for s in range(seeds)}
+    latency, cost, limit, backend = None, "flops", bsnas.study.parse_amount(args.max_flops), None
+    if args.latency_table:
+        from bsnas.latency import LatencyTable
+        from bsnas.metrics.builtin import parse_duration
+
+        backend = LatencyTable.load(args.latency_table)[0].backend
+        limit = parse_duration(args.max_latency or "2ms")
+        latency, cost = {"latency_table": args.latency_table, "max_latency": limit}, "latency"
+    label = "quick" if args.quick else "full"
+    root = Path(args.out) / (label if latency is None else f"latency-{backend}-{label}")
+    root.mkdir(parents=True, exist_ok=True)
+    studies = {(v, s): search(root, args.data, v, s, trials, None if latency else limit, latency)
+               for v in VARIANTS for s in range(seeds)}
+    budget = f"<= {args.max_flops} FLOPs" if latency is None else f"<= {limit:g} ms of {backend} latency"
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPU cores, torch {torch.__version__}; resnet space, "
-          f"stem pinned regular, <= {args.max_flops} FLOPs at 32x32, {trials} trained architectures per search, "
+          f"stem pinned regular, {budget} at 32x32, {trials} trained architectures per search, "
           f"{seeds} seeds, proxy {PROXY}\n")
-    print("| conv type of the blocks | hypervolume (FLOPs over the budget), median (range) | best accuracy, median "
+    print(f"| conv type of the blocks | hypervolume ({cost} over the budget), median (range) | best accuracy, median "
           "| front size, median | architectures trained, per seed |")
     print("|---|---|---|---|---|")
+    rows = {}
     for v in VARIANTS:
-        hv = [budget_hypervolume(studies[(v, s)], max_flops) for s in range(seeds)]
+        hv = [budget_hypervolume(studies[(v, s)], limit, cost) for s in range(seeds)]
         best = [pareto_front(studies[(v, s)]).accuracy.max() for s in range(seeds)]
         size = [len(pareto_front(studies[(v, s)])) for s in range(seeds)]
         trained = [int((trials_frame(studies[(v, s)]).status == "trained").sum()) for s in range(seeds)]
+        rows[v] = {"hypervolume": hv, "best_accuracy": [float(b) for b in best], "front_size": size,
+                   "trained": trained}
         print(f"| {v} | {np.median(hv):.4f} ({min(hv):.4f} to {max(hv):.4f}) | {np.median(best):.4f} | "
               f"{np.median(size):.0f} | {', '.join(map(str, trained))} |")
     print("\nconv types on the fronts of the all-types searches, by blocks (share on the front / among all trained):\n")
     shares = [op_shares(studies[("all", s)], "blocks") for s in range(seeds)]
     print("| conv type | front share, mean | all share, mean | enrichment, mean |\n|---|---|---|---|")
+    share_rows = {}
     for i, op in enumerate(shares[0].op):
         row = [(df.front_share.iloc[i], df.all_share.iloc[i], df.enrichment.iloc[i]) for df in shares]
         front, every, ratio = (np.nanmean([r[j] for r in row]) for j in range(3))
+        share_rows[op] = {"front_share": float(front), "all_share": float(every), "enrichment": float(ratio)}
         print(f"| {op} | {front:.2f} | {every:.2f} | {ratio:.2f} |")
     first = studies[("all", 0)]
     trials_df = trials_frame(first)
     plot = PlotData("resnet, all conv types (seed 0)", trials_df[trials_df.status == "trained"], pareto_front(first),
                     hypervolume_history(first), None,
                     {f"{v} only": pareto_front(studies[(v, 0)]) for v in VARIANTS if v != "all"})
-    out = write_plot(plot, Path("docs") / ("bsconv_fronts_quick.png" if args.quick else "bsconv_fronts.png"))
+    name = "bsconv_fronts" + ("" if latency is None else f"_latency_{backend}") + ("_quick" if args.quick else "")
+    out = write_plot(plot, Path("docs") / f"{name}.png", cost)
     print(f"\nwrote {out}")
+    if latency is not None:
+        command = (f"python benchmarks/bsconv_study.py --latency-table {args.latency_table} --max-latency "
+                   f"{args.max_latency or '2ms'}" + (" --quick" if args.quick else ""))
+        result = {"command": command, "budget_ms": limit, "backend": backend, "seeds": seeds, "trials": trials,
+                  "machine": {"cpus": os.cpu_count(), "torch": torch.__version__}, "variants": rows,
+                  "op_shares": share_rows}
+        path = Path("benchmarks/results") / f"bsconv_study_latency_{backend}{'_quick' if args.quick else ''}.json"
+        path.write_text(json.dumps(result, indent=1) + "\n")
+        print(f"wrote {path}")
+        return
     result = kernels(root, args.data, epochs, "_quick" if args.quick else "")
     t, i = result["trained"], result["init"]
     print(f"\nResNet-20 with regular convs, {result['epochs']} epochs of `bsnas train` on the CIFAR-10 training file "

@@ -106,12 +106,13 @@ def test_bad_metrics_from_a_user_function_fail_in_one_line(returned, fragment):
 
 def test_the_built_in_metrics_are_registry_entries():
     assert [METRICS[n].direction for n in ("accuracy", "flops", "params")] == ["maximize", "minimize", "minimize"]
-    assert [m.name for m in METRICS.values() if m.budget] == ["flops", "params"]
+    assert [m.name for m in METRICS.values() if m.budget] == ["flops", "params", "latency"]
     points = normalised({"accuracy": [0.9, 0.5], "flops": [10.0, 50.0]}, ("accuracy", "flops"), {"flops": 100.0})
     np.testing.assert_allclose(points, [[0.1, 0.1], [0.5, 0.5]])
-    with pytest.raises(BsnasError, match="unknown metric 'latencyy'; valid metrics are: accuracy, flops, params"):
+    with pytest.raises(BsnasError, match="unknown metric 'latencyy'; valid metrics are: accuracy, flops, latency, "
+                                         "params"):
         get_metric("latencyy")
-    with pytest.raises(SearchError, match="accuracy followed by one or more of flops, params"):
+    with pytest.raises(SearchError, match="accuracy followed by one or more of flops, params, latency"):
         check_objectives(("accuracy", "accuracy"))
     with pytest.raises(BsnasError, match="already registered"):
         register_metric(Metric("flops", "minimize", ANALYTIC, "again", measure=lambda f: 0))

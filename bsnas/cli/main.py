@@ -7,6 +7,7 @@ import os
 import sys
 
 from bsnas.cli.analysis_commands import add_analysis_commands
+from bsnas.cli.latency_commands import add_latency_commands
 from bsnas.cli.model_commands import add_model_commands
 from bsnas.cli.search_command import add_search_command
 from bsnas.cli.study_commands import add_study_commands
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_study_commands(sub)
     add_model_commands(sub)
     add_analysis_commands(sub)
+    add_latency_commands(sub)
     for command in sub.choices.values():  # --debug also works after the command
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return parser

@@ -36,6 +36,8 @@ def trial_line(t) -> str:
     """One line for a finished trial: number, status, cost, accuracy or why not, architecture."""
     a = t.user_attrs
     cost = f"{a.get('flops', 0) / 1e6:7.3f} MFLOPs {a.get('params', 0) / 1e6:7.4f} Mparams" if "flops" in a else ""
+    if isinstance(a.get("latency"), (int, float)):
+        cost += f" {a['latency']:7.3f} ms"
     status = status_of(t)
     if status in (Status.TRAINED, Status.REUSED, Status.STOPPED, Status.REUSED_STOPPED) and "accuracy" in a:
         reused = status in (Status.REUSED, Status.REUSED_STOPPED)

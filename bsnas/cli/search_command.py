@@ -43,7 +43,9 @@ def _config(args: argparse.Namespace):
                         resolution=args.resolution, val_size=args.val_size, runs_dir=args.runs_dir, proxy=proxy,
                         input_size=args.input_size, val_subset=args.val_subset, fidelity=args.fidelity,
                         min_epochs=args.min_epochs, max_epochs=args.max_epochs, eta=args.eta,
-                        warm_start=args.warm_start, devices=args.devices, evaluator=args.evaluator)
+                        warm_start=args.warm_start, devices=args.devices, evaluator=args.evaluator,
+                        latency_table=args.latency_table, latency_backend=args.latency_backend,
+                        latency_threads=args.latency_threads, allow_foreign_table=args.allow_foreign_table)
 
 
 def _sampler_options(items: list[str]) -> dict | None:
@@ -112,7 +114,8 @@ def add_search_command(sub) -> None:
     p.add_argument("--trials", type=int, default=20, help="architectures to train in the study, in total (default 20)")
     for metric in budget_metrics():
         p.add_argument(f"--{metric.budget_option.replace('_', '-')}", default=None,
-                       help=f"hard budget on {metric.description}, e.g. 50M (checked before any training)")
+                       help=f"hard budget on {metric.description}, e.g. {metric.example} (checked before any "
+                            "training)")
     costs = [n for n, m in METRICS.items() if m.source == ANALYTIC]
     p.add_argument("--objectives", default="accuracy,flops",
                    help=f"accuracy followed by one or more of {', '.join(costs)}, comma-separated")
@@ -150,6 +153,14 @@ def add_search_command(sub) -> None:
                    help="first trials: the paper's families the space expresses within budget, a file of "
                         "architecture strings, records or baseline names, or naswot:K (score K random networks "
                         "without training and start from the best of each FLOPs band)")
+    p.add_argument("--latency-table", default=None, metavar="FILE",
+                   help="the latency table that predicts the latency objective and budget (bsnas latency-table build)")
+    p.add_argument("--latency-backend", default=None, metavar="torch|onnxruntime",
+                   help="measure each new block as the search meets it, into --latency-table or "
+                        "runs/<study>/latency_table.json")
+    p.add_argument("--latency-threads", type=int, default=1, help="threads of --latency-backend (default 1)")
+    p.add_argument("--allow-foreign-table", action="store_true",
+                   help="use a latency table measured on another device or setup (with a warning)")
     p.add_argument("--runs-dir", default="runs", help="where runs/<study>/ goes (default runs)")
     p.add_argument("--format", choices=FORMATS[:2], default="table",
                    help="table (trial lines and the front) or json (a summary; trial lines go to stderr)")

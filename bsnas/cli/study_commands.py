@@ -15,7 +15,8 @@ from bsnas.results.export import FORMATS as EXPORT_FORMATS
 
 __all__ = ["add_study_commands", "front_rows"]
 
-FRONT_COLUMNS = ["study", "source", "trial", "name", "accuracy", "flops", "params", "mflops", "mparams", "mix", "arch"]
+FRONT_COLUMNS = ["study", "source", "trial", "name", "accuracy", "flops", "params", "mflops", "mparams", "latency",
+                 "measured_ms", "mix", "arch"]
 
 
 def cmd_spaces(args: argparse.Namespace) -> None:
@@ -54,12 +55,35 @@ def front_rows(fronts: dict[str, pd.DataFrame], baselines: pd.DataFrame | None, 
         parts.append(baselines.assign(study=study, source="baseline", trial=None, mix=None, arch=None,
                                       mflops=baselines.flops / 1e6, mparams=baselines.params / 1e6))
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FRONT_COLUMNS)
-    rows = rows.reindex(columns=FRONT_COLUMNS)
+    optional = ("latency", "measured_ms")
+    rows = rows.reindex(columns=[c for c in FRONT_COLUMNS if c not in optional or c in rows])
     return rows.astype({"flops": "int64", "params": "int64"}) if len(rows) else rows
 
 
 def _table(df: pd.DataFrame, markdown: bool) -> str:
     return df.to_markdown(index=False) if markdown else df.to_string(index=False)
+
+
+def _with_measured_latency(study, front: pd.DataFrame) -> pd.DataFrame:
+    """``front`` with ``measured_ms``: each network measured end to end under the study's latency settings."""
+    from bsnas.arch.codec import decode_arch
+    from bsnas.latency.fingerprint import check_same, device_fingerprint
+    from bsnas.latency.measure import network_ms
+
+    fp = study.user_attrs.get("latency_fingerprint")
+    if not fp:
+        raise BsnasError(f"study {study.study_name!r} measured no latency; --measure needs a search with a latency "
+                         "objective or budget (--objectives accuracy,latency, --max-latency)")
+    here = device_fingerprint(fp["backend"], fp["threads"], fp["batch"], fp["device"])
+    for warning in check_same(fp, here, f"study {study.study_name!r}'s latency table", allow_foreign=True):
+        print(warning, file=sys.stderr)
+    info = study.user_attrs.get("data_info") or {}
+    size, classes = tuple(info.get("input_size") or (3, 32, 32)), int(info.get("num_classes", 10))
+    measured = [round(network_ms(decode_arch(a), size, classes, fp, fp["device"]), 4) for a in front.arch]
+    front = front.assign(measured_ms=measured)
+    order = [c for c in front.columns if c != "measured_ms"]
+    order.insert(order.index("latency") + 1 if "latency" in order else len(order), "measured_ms")
+    return front[order]
 
 
 def cmd_front(args: argparse.Namespace) -> None:
@@ -69,6 +93,8 @@ def cmd_front(args: argparse.Namespace) -> None:
     studies = [load_existing_study(name, args.storage, args.runs_dir) for name in args.study]
     study = studies[0]
     fronts = {s.study_name: pareto_front(s, rung=args.rung) for s in studies}
+    if args.measure:
+        fronts[study.study_name] = _with_measured_latency(study, fronts[study.study_name])
     front, hv = fronts[study.study_name], hypervolume(study)
     baselines = None
     if args.baselines is not None:
@@ -105,8 +131,12 @@ def cmd_front(args: argparse.Namespace) -> None:
         print(json.dumps(payload, indent=2))
         return
     markdown = args.format == "markdown"
-    shown = lambda f: f.assign(accuracy=f.accuracy.round(4), mflops=f.mflops.round(4),  # noqa: E731
-                               mparams=f.mparams.round(5)).drop(columns=["status", "flops", "params"])
+    def shown(f: pd.DataFrame) -> pd.DataFrame:
+        f = f.assign(accuracy=f.accuracy.round(4), mflops=f.mflops.round(4), mparams=f.mparams.round(5))
+        if "latency" in f:
+            f = f.assign(latency=f.latency.astype(float).round(4)).rename(columns={"latency": "latency_ms"})
+        return f.drop(columns=["status", "flops", "params"])
+
     print(f"Pareto front of {study.study_name!r}: {len(front)} architectures, hypervolume {hv:.4f}\n")
     print(_table(shown(front), markdown))
     if baselines is not None:
@@ -163,7 +193,11 @@ def _add_front(sub) -> None:
                    help="table, csv or json (exact integer flops and params, every --study, baseline rows "
                         "with source=baseline), or markdown")
     p.add_argument("--plot", default=None, metavar="FILE.html|FILE.png", help="write a plot of the front")
-    p.add_argument("--x", choices=("flops", "params"), default="flops", help="cost axis of the plot")
+    p.add_argument("--x", choices=("flops", "params", "latency"), default="flops",
+                   help="cost axis of the plot (latency: ms from the study's latency table)")
+    p.add_argument("--measure", action="store_true",
+                   help="measure the front's networks end to end under the study's latency settings and print the "
+                        "measured latency beside the table's prediction")
     p.add_argument("--baselines", nargs="?", const="", default=None, metavar="NAMES",
                    help="overlay the paper's families on the same proxy (comma list; default: small ones)")
     p.add_argument("--rung", type=int, default=None, metavar="EPOCHS",

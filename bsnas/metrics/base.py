@@ -90,6 +90,7 @@ class Metric:
     worst: float = 0.0
     unit: str | None = None
     display_scale: float = 1.0
+    example: str = "50M"  # how a budget is written, for help texts
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:

@@ -9,13 +9,13 @@ from torch import nn
 
 from bsnas.arch.record import ArchRecord
 from bsnas.arch.resolve import as_record
-from bsnas.arch.spec import Arch
+from bsnas.arch.spec import Arch, Head
 from bsnas.errors import BsnasError
 from bsnas.files import atomic_write
 from bsnas.nn.blocks import ConvBnAct, create_block
 from bsnas.nn.layers import SqueezeExcite, create_act
 
-__all__ = ["WEIGHTS_FILE", "BsnasNet", "build_model", "create_model", "load_weights", "save_weights"]
+__all__ = ["WEIGHTS_FILE", "BsnasNet", "build_model", "create_model", "head_module", "load_weights", "save_weights"]
 
 #: The weights inside a run folder written by ``bsnas train``.
 WEIGHTS_FILE = "model.safetensors"
@@ -49,7 +49,7 @@ class BsnasNet(nn.Module):
         self.stages = nn.Sequential(*(nn.Sequential() for _ in arch.stages))
         for fb in blocks:
             self.stages[fb.stage - 1].add_module(str(fb.index), create_block(fb.in_channels, fb.block))
-        self.head = _head(arch, arch.stages[-1][-1].width)
+        self.head = head_module(arch.head, arch.stages[-1][-1].width)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(arch.head.dropout) if arch.head.dropout else nn.Identity()
         self.classifier = nn.Linear(arch.out_channels, num_classes)
@@ -101,8 +101,9 @@ def _cfg(arch: Arch, num_classes: int, input_size: tuple, preprocessing: dict | 
     return cfg
 
 
-def _head(arch: Arch, in_channels: int) -> nn.Sequential:
-    head, seq = arch.head, nn.Sequential()
+def head_module(head: Head, in_channels: int) -> nn.Sequential:
+    """The head ``head`` fed ``in_channels``: BN + act (pre-activation), 1x1 conv, SE, before pooling."""
+    seq = nn.Sequential()
     if head.bn:
         seq.add_module("bn", nn.BatchNorm2d(in_channels))
         seq.add_module("act", create_act(head.act))

@@ -68,6 +68,8 @@ def trial_record(study: optuna.Study, number: int, allow_stopped: bool = False) 
     extra = {"preprocessing": info.get("preprocessing"),
              "metrics": {k: a.get(k) for k in ("accuracy", "val_loss", "train_time", "images_per_sec", "epochs_run")},
              "proxy": a.get("proxy"), "conv_mix": a.get("conv_mix"), "status": status.value,
+             **({"latency": {"predicted_ms": a.get("latency"), "fingerprint": study.user_attrs["latency_fingerprint"]}}
+                if study.user_attrs.get("latency_fingerprint") and a.get("latency") is not None else {}),
              **({"stopped_at_rung": a.get("rung")} if stopped else {}),
              "provenance": {"study": study.study_name, "trial": number, "reused_from": a.get("reused_from"),
                             "seed": a.get("seed"), "bsnas_version": __version__,

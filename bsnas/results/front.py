@@ -35,7 +35,15 @@ _ROWS = (Status.TRAINED, Status.REUSED, Status.INFEASIBLE, Status.STOPPED, Statu
 
 
 def _extra_objectives(study: optuna.Study) -> list[str]:
-    return [o for o in (study.metric_names or []) if o not in ("accuracy", "flops", "params")]
+    """Objectives beyond accuracy, FLOPs and params, and latency wherever a study measures it (a budget)."""
+    extra = [o for o in (study.metric_names or []) if o not in ("accuracy", "flops", "params")]
+    if study.user_attrs.get("latency_fingerprint") and "latency" not in extra:
+        extra.append("latency")
+    return extra
+
+
+def _columns(extra: list[str]) -> list[str]:
+    return [*COLUMNS[:4], *extra, *COLUMNS[4:]]
 
 
 def trials_frame(study: optuna.Study, rung: int | None = None) -> pd.DataFrame:
@@ -55,7 +63,7 @@ def trials_frame(study: optuna.Study, rung: int | None = None) -> pd.DataFrame:
                      "params": a["params"], "mflops": a["flops"] / 1e6, "mparams": a["params"] / 1e6,
                      "mix": conv_mix_label(a.get("conv_mix", {})), "status": status.value, "arch": a["arch"],
                      "dominant": dominant_op(a.get("conv_mix", {})), **{o: a.get(o) for o in extra}})
-    return pd.DataFrame(rows, columns=[*COLUMNS, "flops", "params", "dominant", *extra])
+    return pd.DataFrame(rows, columns=[*_columns(extra), "flops", "params", "dominant"])
 
 
 def pareto_front(study: optuna.Study, objectives: list[str] | None = None, rung: int | None = None) -> pd.DataFrame:
@@ -71,7 +79,7 @@ def pareto_front(study: optuna.Study, objectives: list[str] | None = None, rung:
     df = trials_frame(study, rung)
     keep = [s.value for s in Status if (s.on_front if rung is None else s.has_result)]
     df = df[df.status.isin(keep)].drop_duplicates("arch")
-    columns = [*COLUMNS, "flops", "params", *_extra_objectives(study)]
+    columns = [*_columns(_extra_objectives(study)), "flops", "params"]
     if df.empty:
         return df[columns].reset_index(drop=True)
     points = np.column_stack([df[o].to_numpy(dtype=float) * (-1.0 if get_metric(o).direction == "maximize" else 1.0)

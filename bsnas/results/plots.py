@@ -16,6 +16,8 @@ from bsnas.errors import BsnasError, require
 
 __all__ = ["PlotData", "write_plot"]
 
+#: Cost axes and their labels (FLOPs and params in millions, latency in ms).
+AXES = {"flops": "MFLOPs", "params": "M params", "latency": "latency (ms)"}
 COLOURS = {"regular": "#7f7f7f", "dsc": "#1f77b4", "bsconv_u": "#2ca02c", "bsconv_s": "#d62728"}
 
 
@@ -29,19 +31,23 @@ class PlotData(NamedTuple):
 
 
 def write_plot(data: PlotData, path: str | Path, x: str = "flops") -> Path:
-    """Write ``path`` (``.html`` or ``.png``); ``x`` is ``flops`` or ``params``."""
+    """Write ``path`` (``.html`` or ``.png``); ``x`` is ``flops``, ``params`` or ``latency`` (ms, from the
+    study's latency table)."""
     path = Path(path)
     if path.suffix.lower() not in (".html", ".png"):
         raise BsnasError(f"--plot must end in .html or .png, but got {str(path)!r}")
-    if x not in ("flops", "params"):
-        raise BsnasError(f"the x axis must be flops or params, but got {x!r}")
+    if x not in AXES:
+        raise BsnasError(f"the x axis must be one of {', '.join(AXES)}, but got {x!r}")
+    if x == "latency" and "latency" not in data.trials:
+        raise BsnasError(f"study {data.study!r} measured no latency; --x latency needs a search with a latency "
+                         "objective or budget (--objectives accuracy,latency, --max-latency)")
     path.parent.mkdir(parents=True, exist_ok=True)
     (_html if path.suffix.lower() == ".html" else _png)(data, path, x)
     return path
 
 
 def _scale(df: pd.DataFrame, x: str):
-    return df[x] / 1e6
+    return df[x] if x == "latency" else df[x] / 1e6
 
 
 def _floor(data: PlotData) -> float:
@@ -76,7 +82,7 @@ def _html(data: PlotData, path: Path, x: str) -> None:
     go = require("plotly.graph_objects", "plot", "--plot FILE.html")
     make_subplots = require("plotly.subplots", "plot", "--plot FILE.html").make_subplots
 
-    label = "MFLOPs" if x == "flops" else "M params"
+    label = AXES[x]
     fig = make_subplots(rows=1, cols=2, column_widths=[0.68, 0.32],
                         subplot_titles=(f"{data.study}: accuracy vs {label}", "hypervolume over trials"))
     for op, colour in COLOURS.items():
@@ -124,7 +130,7 @@ def _png(data: PlotData, path: Path, x: str) -> None:
     import matplotlib.pyplot as plt
     from matplotlib import ticker
 
-    label = "MFLOPs" if x == "flops" else "M params"
+    label = AXES[x]
     fig, (ax, hv) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [2.2, 1]})
     for op, colour in COLOURS.items():
         part = data.trials[data.trials.dominant == op]
@@ -144,7 +150,8 @@ def _png(data: PlotData, path: Path, x: str) -> None:
         for i, row in b.iterrows():
             # alternate above and below, and stack marks that share a spot, so that no two overlap
             dy = (6 if i % 2 == 0 else -11) + 9 * sum(abs(b[x].iloc[:i] / row[x] - 1) < 0.12)
-            ax.annotate(row.key, (row[x] / 1e6, row.shown), fontsize=7, xytext=(4, dy), textcoords="offset points",
+            spot = row[x] / 1e6 if x != "latency" else row[x]
+            ax.annotate(row.key, (spot, row.shown), fontsize=7, xytext=(4, dy), textcoords="offset points",
                         color="#5b3a85")
             ax.scatter([], [], marker="D", color="#9467bd", label=f"{row.key} {row.label}")
     if shown:

@@ -16,6 +16,7 @@ from bsnas.errors import SearchError
 from bsnas.evaluators import EVALUATORS
 from bsnas.evaluators.successive_halving import FIDELITIES, rungs
 from bsnas.files import check_name, is_safe_name
+from bsnas.latency.timing import BACKENDS
 from bsnas.metrics import budget_metrics, check_objectives
 from bsnas.samplers import SAMPLERS
 from bsnas.samplers.factory import sampler_options
@@ -41,6 +42,7 @@ class SearchConfig:
     objectives: tuple[str, ...] = ("accuracy", "flops")
     max_flops: int | None = None
     max_params: int | None = None
+    max_latency: float | None = None
     sampler: str = "tpe"
     sampler_options: dict | None = None
     study: str | None = None
@@ -60,6 +62,10 @@ class SearchConfig:
     num_classes: int | None = None
     devices: tuple[int, ...] | None = None
     evaluator: str = "proxy"
+    latency_table: str | None = None
+    latency_backend: str | None = None
+    latency_threads: int = 1
+    allow_foreign_table: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "objectives", check_objectives(self.objectives))
@@ -102,6 +108,7 @@ class SearchConfig:
         if self.num_classes is not None and not (_positive(self.num_classes) and self.num_classes >= 2):
             raise SearchError(f"num_classes must be an integer >= 2, but got {self.num_classes!r}")
         self._check_fidelity()
+        self._check_latency()
         size = self.input_size
         if size is not None and not (_positive(size) or (isinstance(size, (tuple, list)) and len(size) == 3
                                                          and all(map(_positive, size)))):
@@ -112,6 +119,24 @@ class SearchConfig:
             raise SearchError(f"--devices must list GPU numbers such as 0,1, but got {self.devices!r}")
         if self.val_subset is not None and not _positive(self.val_subset):
             raise SearchError(f"--val-subset must be a positive integer, but got {self.val_subset!r}")
+
+    def _check_latency(self) -> None:
+        if self.latency_backend is not None and self.latency_backend not in BACKENDS:
+            raise SearchError(f"unknown latency backend {self.latency_backend!r}; choose one of {', '.join(BACKENDS)}")
+        if not _positive(self.latency_threads):
+            raise SearchError(f"--latency-threads must be a positive integer, but got {self.latency_threads!r}")
+        if self.uses_latency and self.latency_table is None and self.latency_backend is None:
+            raise SearchError("latency (an objective or --max-latency) needs a latency table: pass --latency-table "
+                              "FILE (bsnas latency-table build), or --latency-backend torch|onnxruntime to measure "
+                              "blocks as the search meets them")
+        if not self.uses_latency and (self.latency_table is not None or self.latency_backend is not None):
+            raise SearchError("--latency-table/--latency-backend are set, but latency is neither an objective nor a "
+                              "budget; add it to --objectives (accuracy,latency) or pass --max-latency")
+
+    @property
+    def uses_latency(self) -> bool:
+        """Whether the search measures latency (an objective or a budget)."""
+        return "latency" in self.objectives or self.max_latency is not None
 
     def _check_fidelity(self) -> None:
         if self.fidelity not in FIDELITIES:

@@ -31,14 +31,14 @@ def fingerprint_keys() -> tuple[str, ...]:
     budgets = tuple(m.budget_option for m in budget_metrics())
     return ("space_hash", "data", "data_hash", "objectives", *budgets, "sampler", "sampler_options", "seed",
             *RECIPE_KEYS, "resolution", "val_size", "input_size", "val_subset", "fidelity", "min_epochs",
-            "max_epochs", "eta", "evaluator")
+            "max_epochs", "eta", "evaluator", "latency")
 
 
 def fingerprint(cfg: SearchConfig, space_path: str, input_size: tuple[int, int, int], data_hash: str | None,
-                evaluator: dict) -> dict:
+                evaluator: dict, latency: dict | None = None) -> dict:
     """The fingerprint of ``cfg`` (see the module docstring); ``input_size`` is the resolved deployment size,
     ``data_hash`` the data's content hash (None when the user's evaluator brings the data) and ``evaluator``
-    the evaluator's own fingerprint."""
+    the evaluator's own fingerprint; ``latency`` the fingerprint of the latency table's device and settings."""
     asha = cfg.fidelity == "asha"
     chosen = ("data", "sampler", "sampler_options", "resolution", "val_size", "val_subset", "fidelity")
     values = {**{k: getattr(cfg, k) for k in chosen},
@@ -47,7 +47,7 @@ def fingerprint(cfg: SearchConfig, space_path: str, input_size: tuple[int, int, 
               "seed": cfg.seed, "objectives": list(cfg.objectives), "input_size": list(input_size),
               "space_hash": hashlib.sha256(Path(space_path).read_bytes()).hexdigest()[:16], "data_hash": data_hash,
               "min_epochs": cfg.min_epochs if asha else None, "max_epochs": cfg.top_epochs if asha else None,
-              "eta": cfg.eta if asha else None, "evaluator": evaluator}
+              "eta": cfg.eta if asha else None, "evaluator": evaluator, "latency": latency}
     return {k: values[k] for k in fingerprint_keys()}
 
 

@@ -26,6 +26,7 @@ from bsnas.data.split import ProxyData
 from bsnas.errors import SearchError
 from bsnas.evaluators import AshaEvaluator, CallableEvaluator, Evaluator, ProxyEvaluator, TableEvaluator
 from bsnas.files import atomic_write_text
+from bsnas.latency.search import latency_scale, search_latency_table
 from bsnas.metrics import space_scale
 from bsnas.samplers.factory import random_for_whole_budget
 from bsnas.space.schema import SearchSpace, load_space
@@ -143,14 +144,24 @@ def prepare(cfg: SearchConfig, evaluator: Evaluator, log: Callable[[str], None] 
             raise SearchError(f"the smallest architecture of space {space.name!r} has {smallest:,} {label}, over the "
                               f"budget of {limit:,}; raise the budget or use a smaller space")
     resolve_device(cfg.device)
+    table, notes = search_latency_table(cfg)
+    for note in notes:
+        (log or logger.warning)(note)
     study = create_or_resume(cfg, url, fingerprint(cfg, space.path, cost_size,
                                                    data.content_hash() if data is not None else None,
-                                                   evaluator.fingerprint()))
-    study.set_user_attr("space_max", space_scale(("flops", "params", *cfg.objectives[1:]), stats))
+                                                   evaluator.fingerprint(),
+                                                   table.fingerprint if table is not None else None))
+    scale = space_scale(("flops", "params", *[o for o in cfg.objectives[1:] if o != "latency"]), stats)
+    if table is not None:
+        study.set_user_attr("latency_fingerprint", table.fingerprint)
+        stored = (study.user_attrs.get("space_max") or {}).get("latency")
+        scale["latency"] = stored or latency_scale(table, space, cost_size, info["num_classes"], cfg.seed)
+    study.set_user_attr("space_max", scale)
     study.set_user_attr("data_info", info)
     if cfg.warm_start:
         with storage_lock(url, cfg.study_name):
             for note in warm_start(study, space, cfg.warm_start, cost_size, info["num_classes"], cfg.budgets,
+                                   extras={"latency_table": table} if table is not None else None,
                                    data=data, screened=screened_count(cfg.sampler, cfg.trials),
                                    cost=cfg.objectives[1], seed=cfg.seed, device=resolve_device(cfg.device)):
                 if log:

@@ -76,14 +76,15 @@ def pareto_picks(scores: Sequence[float], costs: Sequence[float], n: int) -> lis
 
 def zero_cost_warm_start(study: optuna.Study, space: SearchSpace, source: str, n: int,
                          score_of: Callable[[Arch], float], cost_size: tuple[int, int, int], num_classes: int,
-                         budgets: dict[str, float], cost: str = "flops", seed: int = 0) -> list[str]:
+                         budgets: dict[str, float], cost: str = "flops", seed: int = 0,
+                         extras: dict | None = None) -> list[str]:
     """Screen the networks ``source`` (``SCORE:K``) asks for with ``score_of`` and enqueue the ``n`` picks
     (see the module docstring); return one note per pick and one summary line."""
     score, k = parse_screen(source)
     names = tuple(dict.fromkeys(("flops", "params", cost, *budgets)))
     pool: dict[str, tuple[Arch, dict]] = {}
     for arch in random_archs(space, k * 4, seed=seed):
-        measured = measure(names, Frame(arch, cost_size, num_classes))
+        measured = measure(names, Frame(arch, cost_size, num_classes, extras))
         if all(measured[b] <= limit for b, limit in budgets.items()):
             pool.setdefault(encode_arch(arch), (arch, measured))
         if len(pool) == k:

@@ -44,7 +44,7 @@ def _candidates(source: str) -> list[str]:
 
 def warm_start(study: optuna.Study, space: SearchSpace, source: str, cost_size: tuple[int, int, int],
                num_classes: int, budgets: dict[str, float], *, data: ProxyData | None = None, screened: int = 10,
-               cost: str = "flops", seed: int = 0, device: str = "cpu") -> list[str]:
+               cost: str = "flops", seed: int = 0, device: str = "cpu", extras: dict | None = None) -> list[str]:
     """Enqueue the designs of ``source`` the space expresses within budget; return one note per design.
     A ``SCORE:K`` source screens K random networks on ``data`` and enqueues ``screened`` of them."""
     if study.user_attrs.get(DONE) is not None:
@@ -60,7 +60,7 @@ def warm_start(study: optuna.Study, space: SearchSpace, source: str, cost_size: 
             return zero_cost_scores(arch, data, score, seed=seed, device=device)[score]
 
         notes = zero_cost_warm_start(study, space, source, screened, score_of, cost_size, num_classes, budgets,
-                                     cost, seed)
+                                     cost, seed, extras)
         study.set_user_attr(DONE, notes[:-1])
         return notes
     notes, seen = [], set()
@@ -73,12 +73,12 @@ def warm_start(study: optuna.Study, space: SearchSpace, source: str, cost_size: 
                 notes.append(f"warm start {name}: skipped, {err}")
             continue
         text = encode_arch(arch)
-        measured = measure(("flops", "params", *budgets), Frame(arch, cost_size, num_classes))
+        measured = measure(("flops", "params", *budgets), Frame(arch, cost_size, num_classes, extras))
         flops = measured["flops"]
         over = [n for n, limit in budgets.items() if measured[n] > limit]
         if over:
-            costs = ", ".join(f"{measured[n]:,} {'FLOPs' if n == 'flops' else n}" for n in dict.fromkeys(
-                ("flops", "params", *over)))
+            costs = ", ".join(f"{measured[n]:,} {'FLOPs' if n == 'flops' else 'ms' if n == 'latency' else n}"
+                              for n in dict.fromkeys(("flops", "params", *over)))
             notes.append(f"warm start {name}: skipped, over budget ({costs})")
             continue
         if text in seen:

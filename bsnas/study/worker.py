@@ -20,6 +20,7 @@ from bsnas import interrupt
 from bsnas.data.split import ProxyData
 from bsnas.errors import SearchError
 from bsnas.evaluators import EvalContext, Evaluator
+from bsnas.latency.search import search_latency_table
 from bsnas.metrics import Frame, measure
 from bsnas.nni.strategy import NNI_SAMPLERS
 from bsnas.space.schema import SearchSpace, load_space
@@ -94,7 +95,9 @@ def _worker_context(cfg: SearchConfig, url: str, study: optuna.Study, space: Sea
     evaluator.setup(EvalContext(study, data, cost_size, num_classes, cfg.seed, cfg.device, cfg.objectives,
                                 attrs["space_max"], checkpoint_folder(cfg, study), lock))
     claims = Claims(study, lock, rules, liveness)
-    return SearchContext(cfg, space, evaluator, claims, cost_size, num_classes, hooks.on_progress)
+    table, _ = search_latency_table(cfg)  # its warnings were given when the search started
+    return SearchContext(cfg, space, evaluator, claims, cost_size, num_classes, hooks.on_progress,
+                         {"latency_table": table} if table is not None else {})
 
 
 def run_worker(cfg: SearchConfig, url: str, worker: int, threads: int, evaluator: Evaluator,
