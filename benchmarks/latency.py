@@ -117,9 +117,11 @@ def check(space_name: str, backend: str, networks: int, table: LatencyTable) -> 
 
 
 def judge(result: dict) -> dict:
-    p, a, b, f = (np.asarray(result[k], float) for k in ("predicted_ms", "measured_ms", "measured_again_ms", "flops"))
+    keys = ("predicted_ms", "measured_ms", "measured_again_ms", "flops")
+    p, a, b, f = (np.asarray(result[k], float) for k in keys)
     err, noise = np.abs(p - a) / a, np.abs(b - a) / a
-    return {"networks": len(a), "median_abs_error": float(np.median(err)), "p90_abs_error": float(np.percentile(err, 90)),
+    return {"networks": len(a), "median_abs_error": float(np.median(err)),
+            "p90_abs_error": float(np.percentile(err, 90)),
             "spearman": float(spearmanr(p, a)[0]), "flops_spearman": float(spearmanr(f, a)[0]),
             "noise_median_abs_diff": float(np.median(noise)), "noise_p90_abs_diff": float(np.percentile(noise, 90)),
             "noise_spearman": float(spearmanr(b, a)[0]), "measured_ms_range": [float(a.min()), float(a.max())]}
@@ -191,12 +193,14 @@ def main() -> None:
                            "python": platform.python_version(), "torch": torch.__version__}}
     if not args.skip_repeat:
         summary["repeat"] = repeat(backends, 5 if not args.quick else 2)
-    tables = {(s, b): table_for(s, b, 1 if args.quick else 3, 5 if args.quick else 20) for s in spaces for b in backends}
+    rounds, calibrate = (1, 5) if args.quick else (3, 20)
+    tables = {(s, b): table_for(s, b, rounds, calibrate) for s in spaces for b in backends}
     summary["tables"] = {f"{s}/{b}": {"units": len(t.units), "fit": t.fit,
                                       **judge(check(s, b, networks, t))} for (s, b), t in tables.items()}
     for key, row in summary["tables"].items():
         print(f"{key}: median error {row['median_abs_error']:.3f}, p90 {row['p90_abs_error']:.3f}, Spearman "
-              f"{row['spearman']:.3f} (FLOPs {row['flops_spearman']:.3f}); noise floor {row['noise_median_abs_diff']:.3f}"
+              f"{row['spearman']:.3f} (FLOPs {row['flops_spearman']:.3f}); noise floor "
+              f"{row['noise_median_abs_diff']:.3f}"
               f" / {row['noise_p90_abs_diff']:.3f}, Spearman {row['noise_spearman']:.3f}", flush=True)
     summary["per_mflop"], points = per_mflop(tables)
     if points and not args.quick:

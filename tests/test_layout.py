@@ -12,8 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "bsnas"
 #: The stages in data-flow order. A module may import its own stage and the ones before it, never a later one.
 #: The first five are single modules every stage may use; ``bsnas/__init__.py`` re-exports the public API.
 STAGES = ["errors", "version", "files", "interrupt", "status",
-          "arch", "space", "tables", "nni", "nn", "data", "training", "latency", "metrics", "storage", "samplers", "evaluators",
-          "study", "results", "api", "cli"]
+          "arch", "space", "tables", "nni", "nn", "data", "training", "latency", "metrics", "storage", "samplers",
+          "evaluators", "study", "results", "api", "cli"]
 MAX_LINES = 400
 
 

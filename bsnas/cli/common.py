@@ -7,8 +7,8 @@ import json
 
 import pandas as pd
 
-__all__ = ["FORMATS", "add_data_args", "add_format_arg", "add_recipe_args", "described", "emit", "input_size_arg",
-           "size_arg", "split_size_arg"]
+__all__ = ["FORMATS", "add_arch_list_args", "add_data_args", "add_format_arg", "add_recipe_args", "described",
+           "emit", "input_size_arg", "size_arg", "split_size_arg"]
 
 #: ``--format`` values of commands that print a table.
 FORMATS = ("table", "json", "csv")
@@ -46,6 +46,16 @@ def input_size_arg(text: str) -> tuple[int, int, int]:
     if len(size) != 3 or min(size) < 1:
         raise argparse.ArgumentTypeError(f"expected C,H,W such as 3,32,32, but got {text!r}")
     return size
+
+
+def add_arch_list_args(p: argparse.ArgumentParser, seed: int | None = None) -> None:
+    """``ARCH...`` (strings, baseline names, records) and ``--space NAME --random K`` (and ``--seed``, when
+    ``seed`` gives its default): the networks a command works on."""
+    p.add_argument("archs", nargs="*", help="architecture strings, baseline names or JSON records")
+    p.add_argument("--space", default=None, help="search space to draw --random architectures from")
+    p.add_argument("--random", type=int, default=0, metavar="K", help="add K random architectures of --space")
+    if seed is not None:
+        p.add_argument("--seed", type=int, default=seed, help=f"seed of --random (default {seed})")
 
 
 def described(sub, name: str, summary: str, description: str, example: str) -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ import sys
 
 import pandas as pd
 
-from bsnas.cli.common import FORMATS, described, emit, size_arg
+from bsnas.cli.common import FORMATS, add_arch_list_args, described, emit, size_arg
 from bsnas.errors import BsnasError
 
 __all__ = ["add_latency_commands"]
@@ -166,10 +166,7 @@ def _add_latency(sub) -> None:
                   "Prints the median and interquartile range in ms, with the machine's fingerprint (CPU, "
                   "versions, backend, threads, batch). On CUDA each call is timed with CUDA events.",
                   "bsnas latency cifar_resnet20 cifar_resnet20_bsconvu --backend onnxruntime --threads 1")
-    p.add_argument("archs", nargs="*", help="architecture strings, baseline names or JSON records")
-    p.add_argument("--space", default=None, help="search space to draw --random architectures from")
-    p.add_argument("--random", type=int, default=0, metavar="K", help="add K random architectures of --space")
-    p.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
+    add_arch_list_args(p, seed=0)
     _settings(p)
     p.add_argument("--input-size", type=size_arg, default=None, metavar="H|C,H,W",
                    help="input size (default: the network's own, 32x32 for a bare string)")
@@ -207,10 +204,7 @@ def _add_latency_table(sub) -> None:
                   "both, the error, and the Spearman of prediction and of FLOPs against the measurement.",
                   "bsnas latency-table check runs/resnet_ort.json --space resnet --random 20")
     c.add_argument("table", help="a table file from latency-table build")
-    c.add_argument("archs", nargs="*", help="architecture strings or baseline names")
-    c.add_argument("--space", default=None, help="search space to draw --random architectures from")
-    c.add_argument("--random", type=int, default=0, metavar="K", help="add K random architectures of --space")
-    c.add_argument("--seed", type=int, default=1, help="seed of --random (default 1)")
+    add_arch_list_args(c, seed=1)
     c.add_argument("--input-size", type=size_arg, default=None, metavar="H|C,H,W")
     c.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     c.add_argument("--allow-foreign-table", action="store_true",

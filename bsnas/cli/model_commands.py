@@ -12,7 +12,16 @@ import pandas as pd
 from bsnas.arch.baselines import baseline, list_baselines
 from bsnas.arch.cost import count_stages
 from bsnas.arch.resolve import as_record
-from bsnas.cli.common import FORMATS, add_data_args, add_format_arg, add_recipe_args, described, emit, input_size_arg
+from bsnas.cli.common import (
+    FORMATS,
+    add_arch_list_args,
+    add_data_args,
+    add_format_arg,
+    add_recipe_args,
+    described,
+    emit,
+    input_size_arg,
+)
 from bsnas.errors import BsnasError
 from bsnas.training.config import OPTIMIZERS
 
@@ -208,9 +217,7 @@ def _add_zero_cost(sub) -> None:
                   "bsnas.training.zero_cost). Higher is meant to predict a more accurate trained network; "
                   "--space NAME --random K --sort naswot ranks K random members of a space.",
                   "bsnas zero-cost --space nas_bench_macro --random 20 --data digits --scores naswot --sort naswot")
-    p.add_argument("archs", nargs="*", help="architecture strings, baseline names or JSON records")
-    p.add_argument("--space", default=None, help="search space to draw --random architectures from")
-    p.add_argument("--random", type=int, default=0, metavar="K", help="add K random architectures of --space")
+    add_arch_list_args(p)
     p.add_argument("--sort", default=None, metavar="SCORE", help="list the networks by this score, highest first")
     add_data_args(p)
     p.add_argument("--scores", default=",".join(ZERO_COST_SCORES),
