@@ -34,6 +34,27 @@ def test_timing_is_the_median_and_quartiles_of_the_calls_in_ms():
     assert t.to_dict()["iqr_ms"] == pytest.approx(1.5)
 
 
+def test_the_device_timer_synchronises_around_events_and_reads_their_elapsed_time():
+    """The CUDA code path (no GPU here): events and synchronisation stood in for by fakes on the CPU."""
+    import time
+
+    from bsnas.latency.timing import event_call
+
+    log = []
+
+    class FakeEvent:
+        def record(self):
+            log.append("record")
+            self.at = time.perf_counter()
+
+        def elapsed_time(self, other):  # milliseconds, as CUDA events give
+            return (other.at - self.at) * 1e3
+
+    call = event_call(lambda: (log.append("run"), time.sleep(0.002)), FakeEvent, lambda: log.append("sync"))
+    seconds = call()
+    assert log == ["sync", "record", "run", "record", "sync"] and 0.002 <= seconds < 0.5
+
+
 def test_time_module_counts_calls_and_restores_the_thread_count():
     before = torch.get_num_threads()
     t = time_module(torch.nn.Conv2d(3, 8, 3), (1, 3, 16, 16), threads=1, warmup=1, min_runs=7, min_time=0.0)

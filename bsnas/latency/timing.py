@@ -31,7 +31,7 @@ from torch import nn
 
 from bsnas.errors import BsnasError, require
 
-__all__ = ["BACKENDS", "Timing", "call_times", "check_settings", "onnx_session", "time_module", "torch_threads"]
+__all__ = ["BACKENDS", "Timing", "call_times", "check_settings", "event_call", "onnx_session", "time_module", "torch_threads"]
 
 BACKENDS = ("torch", "onnxruntime")
 
@@ -101,19 +101,28 @@ def _collect(call: Callable[[], float], warmup: int, min_runs: int, min_time: fl
     return times
 
 
+def event_call(run: Callable[[], object], new_event: Callable[[], object],
+               synchronize: Callable[[], None]) -> Callable[[], float]:
+    """A timed call of ``run`` for an asynchronous device: synchronise, record an event, run, record another,
+    synchronise, and return the events' elapsed time in seconds (CUDA: ``torch.cuda.Event(enable_timing=True)``
+    and ``torch.cuda.synchronize``)."""
+    begin, end = new_event(), new_event()
+
+    def call() -> float:
+        synchronize()
+        begin.record()
+        run()
+        end.record()
+        synchronize()
+        return begin.elapsed_time(end) / 1e3
+
+    return call
+
+
 def _torch_call(module: nn.Module, x: torch.Tensor) -> Callable[[], float]:
     if x.device.type == "cuda":
-        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-
-        def call() -> float:
-            torch.cuda.synchronize(x.device)
-            begin.record()
-            module(x)
-            end.record()
-            torch.cuda.synchronize(x.device)
-            return begin.elapsed_time(end) / 1e3
-
-        return call
+        return event_call(lambda: module(x), lambda: torch.cuda.Event(enable_timing=True),
+                          lambda: torch.cuda.synchronize(x.device))
 
     def call() -> float:
         t0 = time.perf_counter()
