@@ -52,6 +52,8 @@ BACKENDS = ("torch", "onnxruntime")
 REPEAT_BASELINES = ("cifar_resnet20", "cifar_resnet20_bsconvu", "cifar_resnet20_bsconvs_p1d4",
                     "cifar_mobilenetv2_w1d4")
 E2E = {"warmup": 5, "min_runs": 20, "min_time": 0.15}
+#: Blocks of 2 to 5 MFLOPs: where all four conv types have many blocks, to compare them at like cost.
+BAND = (2e6, 5e6)
 
 
 def repeat(backends, invocations: int) -> dict:
@@ -141,9 +143,14 @@ def per_mflop(tables: dict) -> dict:
                 flops = block_cost(unit.block, unit.shape[0], unit.shape[1:])[0]
                 points.setdefault(backend, {}).setdefault(unit.block.op, []).append((flops, table.units[unit.key]))
     for backend, by_op in points.items():
-        out[backend] = {op: {"blocks": len(v), "median_ms_per_mflop": float(np.median([ms / (f / 1e6) for f, ms in v])),
-                             "median_ms": float(np.median([ms for _, ms in v])),
-                             "median_mflops": float(np.median([f / 1e6 for f, _ in v]))} for op, v in by_op.items()}
+        out[backend] = {}
+        for op, v in by_op.items():
+            f, ms = np.array(v, float).T
+            band = (f >= BAND[0]) & (f <= BAND[1])
+            out[backend][op] = {"blocks": len(v), "median_ms_per_mflop": float(np.median(ms / (f / 1e6))),
+                                "median_ms": float(np.median(ms)), "median_mflops": float(np.median(f / 1e6)),
+                                "band_blocks": int(band.sum()), "band_median_ms": float(np.median(ms[band])),
+                                "band_median_mflops": float(np.median(f[band] / 1e6))}
     return out, points
 
 
@@ -178,7 +185,8 @@ def main() -> None:
     parser.add_argument("--spaces", default=None, help=f"comma list of {', '.join(SPACES)}")
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--networks", type=int, default=None, help="random networks judged per space (default 50)")
-    parser.add_argument("--skip-repeat", action="store_true", help="leave out the 5-invocation repeatability")
+    parser.add_argument("--skip-repeat", action="store_true",
+                        help="leave out the 5-invocation repeatability (keeping the results file's last one)")
     args = parser.parse_args()
     global CACHE
     if args.quick:
@@ -191,8 +199,11 @@ def main() -> None:
     summary = {"command": "python benchmarks/latency.py" + (" --quick" if args.quick else ""),
                "machine": {"cpu": cpu_model(), "logical_cores": os.cpu_count(), "threads": 1, "batch": 1,
                            "python": platform.python_version(), "torch": torch.__version__}}
+    out = ROOT / "benchmarks" / "results" / f"latency{'_quick' if args.quick else ''}.json"
     if not args.skip_repeat:
         summary["repeat"] = repeat(backends, 5 if not args.quick else 2)
+    elif out.exists():  # keep the last measured repeatability
+        summary["repeat"] = json.loads(out.read_text()).get("repeat")
     rounds, calibrate = (1, 5) if args.quick else (3, 20)
     tables = {(s, b): table_for(s, b, rounds, calibrate) for s in spaces for b in backends}
     summary["tables"] = {f"{s}/{b}": {"units": len(t.units), "fit": t.fit,
@@ -207,8 +218,10 @@ def main() -> None:
         plot(points, ROOT / "docs" / "latency_vs_flops.png")
     for backend, by_op in summary["per_mflop"].items():
         print(f"{backend}: " + ", ".join(f"{op} {r['median_ms_per_mflop']:.4f} ms/MFLOP" for op, r in by_op.items()))
+        print(f"{backend}, blocks of 2 to 5 MFLOPs: " + ", ".join(
+            f"{op} {r['band_median_ms']:.3f} ms at {r['band_median_mflops']:.2f} MFLOPs ({r['band_blocks']} blocks)"
+            for op, r in by_op.items()))
     summary["seconds"] = round(time.perf_counter() - start, 1)
-    out = ROOT / "benchmarks" / "results" / f"latency{'_quick' if args.quick else ''}.json"
     out.write_text(json.dumps(summary, indent=1) + "\n")
     print(f"wrote {out.relative_to(ROOT)} in {summary['seconds']} s")
 
