@@ -31,7 +31,8 @@ from torch import nn
 
 from bsnas.errors import BsnasError, require
 
-__all__ = ["BACKENDS", "Timing", "call_times", "check_settings", "event_call", "onnx_session", "time_module", "torch_threads"]
+__all__ = ["BACKENDS", "Timing", "call_times", "check_settings", "event_call", "onnx_session", "time_module",
+           "torch_threads"]
 
 BACKENDS = ("torch", "onnxruntime")
 
