@@ -15,7 +15,8 @@ a MFLOP costs in each conv type.
    tables, grouped by conv type: median latency per MFLOP, and ``docs/latency_vs_flops.png``
    (latency against FLOPs, coloured by conv type, one panel per backend).
 
-Run: ``python benchmarks/latency.py`` (about an hour of one core) or ``--quick`` (the resnet space only, 10
+Run: ``python benchmarks/latency.py`` (about an hour of one core; the mobilenet224 tables were built with
+``--spaces mobilenet224 --rounds 1`` to fit the session) or ``--quick`` (the resnet space only, 10
 networks, one pass per unit: a smoke check, a few minutes). Tables and measurements are cached in
 ``runs/latency/`` and a rerun only does what is missing. Run nothing else meanwhile: these are wall-clock
 measurements. Writes ``benchmarks/results/latency[_quick].json``.
@@ -95,6 +96,7 @@ def table_for(space_name: str, backend: str, rounds: int, calibrate: int) -> Lat
     measured = iter(interleaved(archs, size, space.num_classes, backend, 2))
     table.calibrate(archs, size, space.num_classes, lambda a: next(measured))
     table.fit["build_seconds"] = round(built, 1)
+    table.fit["rounds"] = rounds
     table.fit["calibrate_seconds"] = round(time.perf_counter() - start - built, 1)
     table.save(path)
     print(f"table {space_name}/{backend}: {len(table.units)} units in {built:.0f} s; fit {table.fit}", flush=True)
@@ -185,6 +187,8 @@ def main() -> None:
     parser.add_argument("--spaces", default=None, help=f"comma list of {', '.join(SPACES)}")
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--networks", type=int, default=None, help="random networks judged per space (default 50)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="passes over the units when a table is built (default 3; 1 with --quick)")
     parser.add_argument("--skip-repeat", action="store_true",
                         help="leave out the 5-invocation repeatability (keeping the results file's last one)")
     args = parser.parse_args()
@@ -196,7 +200,7 @@ def main() -> None:
     backends = args.backends.split(",")
     networks = args.networks or (10 if args.quick else 50)
     start = time.perf_counter()
-    summary = {"command": "python benchmarks/latency.py" + (" --quick" if args.quick else ""),
+    summary = {"command": " ".join(["python benchmarks/latency.py", *sys.argv[1:]]),
                "machine": {"cpu": cpu_model(), "logical_cores": os.cpu_count(), "threads": 1, "batch": 1,
                            "python": platform.python_version(), "torch": torch.__version__}}
     out = ROOT / "benchmarks" / "results" / f"latency{'_quick' if args.quick else ''}.json"
@@ -205,15 +209,23 @@ def main() -> None:
     elif out.exists():  # keep the last measured repeatability
         summary["repeat"] = json.loads(out.read_text()).get("repeat")
     rounds, calibrate = (1, 5) if args.quick else (3, 20)
+    rounds = args.rounds or rounds
     tables = {(s, b): table_for(s, b, rounds, calibrate) for s in spaces for b in backends}
-    summary["tables"] = {f"{s}/{b}": {"units": len(t.units), "fit": t.fit,
-                                      **judge(check(s, b, networks, t))} for (s, b), t in tables.items()}
+    earlier = json.loads(out.read_text()) if out.exists() else {}
+    summary["earlier_commands"] = [*earlier.get("earlier_commands", []), earlier["command"]] if earlier else []
+    summary["tables"] = {**earlier.get("tables", {}),  # a run of some spaces keeps the others' results
+                         **{f"{s}/{b}": {"units": len(t.units), "fit": t.fit, **judge(check(s, b, networks, t))}
+                            for (s, b), t in tables.items()}}
     for key, row in summary["tables"].items():
+        if key.split("/")[0] not in spaces:
+            continue
         print(f"{key}: median error {row['median_abs_error']:.3f}, p90 {row['p90_abs_error']:.3f}, Spearman "
               f"{row['spearman']:.3f} (FLOPs {row['flops_spearman']:.3f}); noise floor "
               f"{row['noise_median_abs_diff']:.3f}"
               f" / {row['noise_p90_abs_diff']:.3f}, Spearman {row['noise_spearman']:.3f}", flush=True)
     summary["per_mflop"], points = per_mflop(tables)
+    if not points:
+        summary["per_mflop"] = earlier.get("per_mflop", {})
     if points and not args.quick:
         plot(points, ROOT / "docs" / "latency_vs_flops.png")
     for backend, by_op in summary["per_mflop"].items():
