@@ -87,6 +87,22 @@ def budget_hypervolume(study: optuna.Study, limit: float, cost: str = "flops") -
     return normalised_hypervolume(points) if len(points) else 0.0
 
 
+def budget_shares(table_file: str, max_latency: float, max_flops: int, networks: int = 600) -> dict:
+    """The share of the resnet space's networks (stem regular, as searched here; 600 drawn at random) within
+    the latency budget and within the FLOPs budget: a latency budget as tight as the FLOPs one admits about
+    the same share."""
+    from bsnas.latency import LatencyTable
+    from bsnas.space import load_space, random_archs
+
+    table = LatencyTable.load(table_file)[0]
+    archs = [a for a in random_archs(load_space("resnet"), networks * 5, seed=5) if a.stem.conv.op == "regular"]
+    archs = archs[:networks]
+    latency = np.array([table.predict(a, (3, 32, 32), 10) for a in archs])
+    flops = np.array([bsnas.count(a).flops for a in archs])
+    return {"networks": len(archs), "latency_budget": float(np.mean(latency <= max_latency)),
+            "flops_budget": float(np.mean(flops <= max_flops))}
+
+
 def kernels(root: Path, data: str, epochs: int, subset_note: str) -> dict:
     run = root / "resnet20-regular"
     done = run / "record.json"
@@ -167,6 +183,7 @@ def main() -> None:
         command = (f"python benchmarks/bsconv_study.py --latency-table {args.latency_table} --max-latency "
                    f"{args.max_latency or '2ms'}" + (" --quick" if args.quick else ""))
         result = {"command": command, "budget_ms": limit, "backend": backend, "seeds": seeds, "trials": trials,
+                  "share_within": budget_shares(args.latency_table, limit, bsnas.study.parse_amount(args.max_flops)),
                   "machine": {"cpus": os.cpu_count(), "torch": torch.__version__}, "variants": rows,
                   "op_shares": share_rows}
         path = Path("benchmarks/results") / f"bsconv_study_latency_{backend}{'_quick' if args.quick else ''}.json"
