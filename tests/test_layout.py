@@ -65,3 +65,12 @@ def test_the_rule_can_fail(tmp_path):
     bad = tmp_path / "arch_module.py"
     bad.write_text("from bsnas.nn.layers import create_conv\n\ndef f():\n    import bsnas.cli\n")
     assert [stage for _, stage in bsnas_imports(bad)] == ["nn", "cli"]
+
+
+def test_every_package_folder_is_listed_for_the_wheel():
+    """pyproject.toml lists the packages by hand: a new folder missing there would be left out of the wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert folders - listed == set(), f"add {sorted(folders - listed)} to [tool.setuptools] packages in pyproject.toml"
