@@ -40,7 +40,7 @@ def _archs(args: argparse.Namespace) -> list:
 
     if args.random and not args.space:
         raise BsnasError("--random needs --space to draw from, e.g. --space mobilenet")
-    specs = [as_record(a).arch for a in args.archs]
+    specs = [as_record(a) for a in args.archs]  # records keep their input size and classes
     names = list(args.archs)
     if args.random:
         drawn = random_archs(load_space(args.space), args.random, args.seed)
@@ -66,7 +66,7 @@ def cmd_latency(args: argparse.Namespace) -> None:
 
     rows, fingerprint = [], None
     for name, arch in _archs(args):
-        record = as_record(name) if name in args.archs else as_record(arch)
+        record = as_record(arch)
         size = _input_size(args, record.input_size)
         lat = measure_latency(record, backend=args.backend, threads=args.threads, batch=args.batch, input_size=size,
                               device=args.device, min_time=args.min_time)
@@ -127,16 +127,12 @@ def cmd_latency_table_check(args: argparse.Namespace) -> None:
     from scipy.stats import spearmanr
 
     from bsnas.arch.cost import count
+    from bsnas.arch.resolve import as_record
     from bsnas.latency import LatencyTable
-    from bsnas.latency.fingerprint import device_fingerprint
     from bsnas.latency.measure import network_ms
     from bsnas.space import load_space
 
-    stored, _ = LatencyTable.load(args.table)
-    fp = stored.fingerprint
-    here = device_fingerprint(fp["backend"], fp["threads"], fp["batch"], args.device)
-    table, warnings = LatencyTable.load(args.table, expect=here, allow_foreign=args.allow_foreign_table,
-                                        device=args.device)
+    table, warnings = LatencyTable.load_here(args.table, allow_foreign=args.allow_foreign_table, device=args.device)
     for line in warnings:
         print(line, file=sys.stderr)
     space = load_space(args.space) if args.space else None
@@ -144,6 +140,7 @@ def cmd_latency_table_check(args: argparse.Namespace) -> None:
     rows = []
     for name, arch in _archs(args):
         classes = space.num_classes if space else 10
+        arch = as_record(arch).arch
         predicted = table.predict(arch, size, classes)
         measured = network_ms(arch, size, classes, table.fingerprint, args.device)
         rows.append({"name": name, "predicted_ms": round(predicted, 4), "measured_ms": round(measured, 4),

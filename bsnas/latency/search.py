@@ -28,18 +28,16 @@ def search_latency_table(cfg, device: str = "cpu") -> tuple[LatencyTable | None,
         return None, []
     lazy = cfg.latency_backend is not None
     path = Path(cfg.latency_table) if cfg.latency_table else cfg.run_dir / LATENCY_FILE
-    if cfg.latency_table is not None and not lazy:
-        stored, _ = LatencyTable.load(path)
-        fp = stored.fingerprint
-        backend, threads, device = fp["backend"], fp["threads"], fp["device"]
-    else:
-        backend, threads = cfg.latency_backend, cfg.latency_threads
-    here = device_fingerprint(backend, threads, 1, device)
-    if path.exists():
-        table, warnings = LatencyTable.load(path, expect=here, allow_foreign=cfg.allow_foreign_table, lazy=lazy,
+    if not lazy:
+        table, warnings = LatencyTable.load_here(path, allow_foreign=cfg.allow_foreign_table)
+    elif path.exists():
+        here = device_fingerprint(cfg.latency_backend, cfg.latency_threads, 1, device)
+        table, warnings = LatencyTable.load(path, expect=here, allow_foreign=cfg.allow_foreign_table, lazy=True,
                                             device=device)
     else:
-        table, warnings = LatencyTable(here, lazy=True, device=device), []
+        table = LatencyTable(device_fingerprint(cfg.latency_backend, cfg.latency_threads, 1, device), lazy=True,
+                             device=device)
+        warnings = []
     table.path = path if lazy else None
     return table, warnings
 

@@ -207,6 +207,19 @@ class LatencyTable:
                    timing=raw.get("timing")), warnings
 
 
+    @classmethod
+    def load_here(cls, path: str | Path, *, allow_foreign: bool = False, lazy: bool = False,
+                  device: str | None = None) -> tuple[LatencyTable, list[str]]:
+        """Read a table and check it against this machine under the table's own backend, threads and batch
+        (on ``device``, default the table's): the file is read once."""
+        raw = _parse(Path(path))
+        fp = raw["fingerprint"]
+        device = device or fp["device"]
+        here = device_fingerprint(fp["backend"], fp["threads"], fp["batch"], device)
+        warnings = check_same(fp, here, f"latency table {path}", allow_foreign)
+        return cls(fp, raw["units"], raw["fit"], lazy=lazy, device=device, timing=raw.get("timing")), warnings
+
+
 def _parse(path: Path) -> dict:
     """The checked contents of a table file, or a one-line error saying what is wrong with it."""
     def bad(why: str) -> BsnasError:

@@ -3,8 +3,8 @@
 * **torch**: eval mode, ``torch.inference_mode``, channels-last memory format, the intra-op thread count
   pinned to ``threads`` for the measurement (and restored after it). On CUDA each call is timed with CUDA
   events after a synchronisation, so the GPU's asynchronous launches are counted in full.
-* **onnxruntime**: the module exported to ONNX (torch's TorchScript exporter, in memory: 30 ms for a
-  block, where the dynamo exporter of ``bsnas export`` takes seconds) and run by the CPU execution
+* **onnxruntime**: the module exported to ONNX (torch's TorchScript exporter, in memory, which is far
+  faster per block than the dynamo exporter of ``bsnas export``) and run by the CPU execution
   provider with ``intra_op_num_threads = threads``, one inter-op thread, sequential execution and every
   graph optimisation (conv + BN + activation fusion among them).
 
