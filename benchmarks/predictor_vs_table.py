@@ -32,7 +32,7 @@ import sys
 from functools import cache
 
 import numpy as np
-from proxy_vs_table import ROOT, networks, print_bias, summarise
+from proxy_vs_table import ROOT, cache_dir, networks, print_bias, summarise
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
@@ -66,12 +66,12 @@ def leave_one_out(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def measurements(keys: list[str]) -> dict[str, np.ndarray]:
     """Every proxy candidate and zero-cost score the other benchmarks' caches hold for all of ``keys``."""
     found = {}
-    proxy_cache = ROOT / "runs" / "proxy_vs_table"
+    proxy_cache = cache_dir("proxy_vs_table")
     for name in sorted({p.name.rsplit("_", 1)[0] for p in proxy_cache.glob("*.json")}):
         paths = [proxy_cache / f"{name}_{k}.json" for k in keys]
         if all(p.exists() for p in paths):
             found[f"proxy {name}"] = np.array([json.loads(p.read_text())["acc"] for p in paths])
-    zc_cache = ROOT / "runs" / "zero_cost_vs_table"
+    zc_cache = cache_dir("zero_cost_vs_table")
     rows = {k: [json.loads(p.read_text()) for p in sorted(zc_cache.glob(f"{k}_seed*.json"))] for k in keys}
     if all(rows.values()):
         for score in rows[keys[0]][0]:

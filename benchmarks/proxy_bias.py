@@ -13,8 +13,9 @@ mean signed rank error (score's rank minus the reference's, as a share of the ne
 Without bias both styles are near 0.
 
 Run: ``python benchmarks/proxy_bias.py`` (6 to 8 hours on one core; each (network, recipe, seed) run is
-cached in ``runs/proxy_bias/``, so it resumes where it stopped, and a partial run reports on the networks
-done) or ``--quick`` (4 networks, tiny recipes: a smoke check, not a measurement). Writes
+cached in ``benchmarks/cache/proxy_bias/``, which is committed, so it resumes where it stopped, in this
+session or a later one; every network's proxy and first reference seed come before any second seed, and a
+partial run reports on what is done) or ``--quick`` (4 networks, tiny recipes: a smoke check, not a measurement). Writes
 ``benchmarks/results/proxy_bias[_quick].json``.
 """
 
@@ -29,7 +30,7 @@ import time
 
 import numpy as np
 import torch
-from proxy_vs_table import DATA, ROOT, train
+from proxy_vs_table import DATA, ROOT, cache_dir, train
 from scipy.stats import kendalltau, rankdata, spearmanr
 
 import bsnas
@@ -60,39 +61,77 @@ def style(arch_string: str) -> str:
     return "inverted residual" if inverted * 2 >= len(blocks) else "basic / plain"
 
 
+def claim(done) -> bool:
+    """Mark ``done``'s run as taken by this process (a ``.running`` file holding its pid); False when a live
+    process holds it. A claim left by a process that died is taken over."""
+    running = done.with_suffix(".running")
+    try:
+        with open(running, "x") as f:
+            f.write(str(os.getpid()))
+        return True
+    except FileExistsError:
+        try:
+            os.kill(int(running.read_text() or 0), 0)
+            return False  # its owner is alive
+        except (ProcessLookupError, ValueError):
+            running.write_text(str(os.getpid()))
+            return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="4 networks, tiny recipes (a smoke check)")
     parser.add_argument("--per-space", type=int, default=None, help="random networks per space (default 3)")
     parser.add_argument("--data", default=DATA)
+    parser.add_argument("--threads", type=int, default=max(1, min(2, os.cpu_count() or 1)),
+                        help="torch threads (1 when the job is pinned to one core)")
+    parser.add_argument("--report-only", action="store_true", help="report on the cached runs, train nothing")
+    parser.add_argument("--reverse", action="store_true",
+                        help="take the networks in reverse order: a second process on the other core shares the cache")
     args = parser.parse_args()
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    torch.set_num_threads(args.threads)
     reference, proxy = (QUICK_REFERENCE, QUICK_PROXY) if args.quick else (REFERENCE, PROXY)
     nets = networks(args.per_space or (1 if args.quick else 3), args.quick)
-    cache = ROOT / "runs" / "proxy_bias"
-    cache.mkdir(parents=True, exist_ok=True)
+    cache = cache_dir("proxy_bias", args.quick)
     datas = {r: load_data(args.data, resolution=r, val_size=10_000, seed=0) for r in (16, 32)}
     start = time.perf_counter()
+
+    def path(name: str, recipe: dict, seed: int):
+        return cache / ("r{resolution}-e{epochs}-n{subset}-{optimizer}".format(**recipe) + f"_{name}_seed{seed}.json")
+
+    # every network's proxy and first reference seed before any second seed, so a partial run covers them all
+    jobs = ((proxy, 0), (reference, 0), (reference, 1))
+    for recipe, seed in (() if args.report_only else jobs):
+        for i, (name, text) in (reversed if args.reverse else iter)(list(enumerate(nets))):
+            done = path(name, recipe, seed)
+            if done.exists() or not claim(done):
+                continue
+            try:
+                run = train(text, recipe, datas[recipe["resolution"]], seed)
+                done.write_text(json.dumps(run))
+            finally:
+                done.with_suffix(".running").unlink(missing_ok=True)
+            print(f"[{i + 1}/{len(nets)}] {name} r{recipe['resolution']} seed {seed}: acc {run['acc']:.4f} "
+                  f"in {run['seconds']:.0f} s", flush=True)
     rows = []
-    for i, (name, text) in enumerate(nets):
+    for name, text in nets:
         row = {"name": name, "arch": text, "style": style(text), "mflops": bsnas.count(text).flops / 1e6}
         for label, recipe, seeds in (("proxy", proxy, (0,)), ("reference", reference, (0, 1))):
-            tag = "r{resolution}-e{epochs}-n{subset}-{optimizer}".format(**recipe)
-            runs = []
-            for seed in seeds:
-                path = cache / f"{tag}_{name}_seed{seed}.json"
-                if not path.exists():
-                    path.write_text(json.dumps(train(text, recipe, datas[recipe["resolution"]], seed)))
-                runs.append(json.loads(path.read_text()))
+            runs = [json.loads(path(name, recipe, s).read_text()) for s in seeds if path(name, recipe, s).exists()]
             row[label] = [r["acc"] for r in runs]
             row[f"{label}_seconds"] = sum(r["seconds"] for r in runs)
+            row[f"{label}_train_flops"] = float(np.mean([r.get("train_flops", 0) for r in runs])) if runs else 0.0
+        if not row["proxy"] or not row["reference"]:
+            continue  # not yet measured
         row.update({k: v for k, v in zero_cost_scores(text, datas[32], ["naswot", "grad_norm"]).items()
                     if k != "seconds"})
         rows.append(row)
-        print(f"[{i + 1}/{len(nets)}] {name} ({row['style']}, {row['mflops']:.1f} MFLOPs): proxy {row['proxy']}, "
+        print(f"{name} ({row['style']}, {row['mflops']:.1f} MFLOPs): proxy {row['proxy']}, "
               f"reference {row['reference']}", flush=True)
-    ref = np.array([r["reference"] for r in rows])
-    truth = ref.mean(axis=1)
+    if len(rows) < 3:
+        raise SystemExit(f"{len(rows)} networks have a reference run; nothing to report yet")
+    truth = np.array([np.mean(r["reference"]) for r in rows])  # the mean of the seeds done so far
+    pairs = np.array([r["reference"] for r in rows if len(r["reference"]) == 2]).reshape(-1, 2)
     styles = sorted({r["style"] for r in rows})
 
     def judged(score: np.ndarray) -> dict:
@@ -105,15 +144,20 @@ def main() -> None:
     result = {"command": " ".join(["python benchmarks/proxy_bias.py", *sys.argv[1:]]),
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__},
               "reference": reference, "proxy": proxy, "rows": rows,
-              "reference_seed_pair_spearman": float(spearmanr(ref[:, 0], ref[:, 1]).statistic),
+              "networks_with_two_seeds": len(pairs),
+              "reference_seed_pair_spearman": (float(spearmanr(pairs[:, 0], pairs[:, 1]).statistic)
+                                               if len(pairs) > 2 else None),
               "judged": {name: judged(np.array([r[key] if key != "proxy" else r[key][0] for r in rows]))
                          for name, key in (("proxy", "proxy"), ("FLOPs alone", "mflops"), ("naswot", "naswot"),
                                            ("grad_norm", "grad_norm"))},
-              "cost_ratio": sum(r["proxy_seconds"] for r in rows) / (sum(r["reference_seconds"] for r in rows) / 2),
+              # training FLOPs (exact), not seconds: the two cores were shared while it ran
+              "cost_ratio": sum(r["proxy_train_flops"] for r in rows) / sum(r["reference_train_flops"] for r in rows),
               "seconds_this_run": round(time.perf_counter() - start, 1)}
     out = ROOT / "benchmarks" / "results" / f"proxy_bias{'_quick' if args.quick else ''}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"\n{len(rows)} networks; the reference's seed-pair Spearman {result['reference_seed_pair_spearman']:.3f}\n")
+    pair = result["reference_seed_pair_spearman"]
+    print(f"\n{len(rows)} networks, {len(pairs)} with both reference seeds; the reference's seed-pair Spearman "
+          f"{'n/a' if pair is None else f'{pair:.3f}'}\n")
     print("| ranking by | Spearman | Kendall | " + " | ".join(
         f"rank error, {s} ({sum(r['style'] == s for r in rows)} networks)" for s in styles) + " |")
     print("|---|---|---|" + "---|" * len(styles))

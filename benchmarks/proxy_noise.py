@@ -24,7 +24,7 @@ the mean of the best network in the draw (what a perfect score would have picked
 
 Run: ``python benchmarks/proxy_noise.py`` (12 networks x 3 seeds; about 45 minutes on one core) or
 ``--quick`` (4 networks x 3 seeds of a tiny proxy; a smoke check, not a measurement). Each (network,
-seed) run is cached in ``runs/proxy_noise/``; writes ``benchmarks/results/proxy_noise[_quick].json``.
+seed) run is cached in ``benchmarks/cache/proxy_noise/`` (committed; ``runs/`` for ``--quick``); writes ``benchmarks/results/proxy_noise[_quick].json``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import time
 
 import numpy as np
 import torch
-from proxy_vs_table import DATA, ROOT
+from proxy_vs_table import DATA, ROOT, cache_dir
 from scipy.stats import spearmanr
 
 from bsnas import count
@@ -146,8 +146,7 @@ def main() -> None:
     recipe, seeds = (QUICK if args.quick else PROXY), range(3)
     keys = band_networks(args.networks or (4 if args.quick else 12), args.band)
     name = "r{resolution}-e{epochs}-n{subset}-{optimizer}".format(**recipe)
-    cache = ROOT / "runs" / "proxy_noise"
-    cache.mkdir(parents=True, exist_ok=True)
+    cache = cache_dir("proxy_noise", args.quick)
     data = load_data(args.data, resolution=recipe["resolution"], val_size=10_000, seed=0)
     curve_data = data.with_val_subset(CURVE_IMAGES, 0)
     start = time.perf_counter()

@@ -15,7 +15,7 @@ params alone.
 Run: ``python benchmarks/proxy_vs_table.py`` (40 networks, every candidate in ``CANDIDATES``; hours on 2
 cores: the largest networks train at about 40 images/s on one core at 16x16) or ``--quick`` (6 networks,
 two tiny candidates; a smoke check of the path, not a measurement). Each (candidate, network) result is
-cached in ``runs/proxy_vs_table/``, so a rerun continues where it stopped. Writes
+cached in ``benchmarks/cache/proxy_vs_table/`` (committed; ``runs/`` for ``--quick``), so a rerun continues where it stopped. Writes
 ``benchmarks/results/proxy_vs_table[_quick].json`` and prints the README table.
 """
 
@@ -58,6 +58,14 @@ CANDIDATES = {
 #: --quick: a smoke check of the whole path on tiny budgets, not a measurement.
 QUICK = ("r16-e1-n1200-adamw", "r16-e2-n600-adamw")
 TABLE_TRAINING = 50 * 50_000  # images seen by each network of the table
+
+
+def cache_dir(name: str, quick: bool = False) -> Path:
+    """Where a long benchmark caches each measured run: ``benchmarks/cache/<name>/``, committed with the
+    results, so a later session resumes where this one stopped; ``runs/<name>/`` (ignored) for ``--quick``."""
+    path = ROOT / ("runs" if quick else "benchmarks/cache") / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def networks(n: int) -> list[str]:
@@ -123,8 +131,7 @@ def main() -> None:
     keys = networks(args.networks or (6 if args.quick else 40))
     names = args.candidates.split(",") if args.candidates else list(QUICK if args.quick else
                                                                     [c for c in CANDIDATES if c not in QUICK])
-    cache = ROOT / "runs" / "proxy_vs_table"
-    cache.mkdir(parents=True, exist_ok=True)
+    cache = cache_dir("proxy_vs_table", args.quick)
     datas = {}
     for name in names:
         r = CANDIDATES[name]

@@ -10,7 +10,7 @@ A score is worth keeping as a pre-screen only if it ranks better than FLOPs with
 Run: ``python benchmarks/zero_cost_vs_table.py`` (40 networks, 3 seeds; about 10 minutes on 2 cores)
 or ``--quick`` (10 networks, 1 seed). ``--fresh 300 --scores naswot,grad_norm`` checks the scores on 300
 other networks, drawn at random, that they were not chosen on. Each (network, seed) is cached in
-``runs/zero_cost_vs_table/``. Writes ``benchmarks/results/zero_cost_vs_table[_quick|_freshN].json`` and
+``benchmarks/cache/zero_cost_vs_table/`` (committed). Writes ``benchmarks/results/zero_cost_vs_table[_quick|_freshN].json`` and
 ``docs/zero_cost_vs_table[...].png``, and prints the README table.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from proxy_vs_table import DATA, ROOT, networks, print_bias, summarise
+from proxy_vs_table import DATA, ROOT, cache_dir, networks, print_bias, summarise
 
 from bsnas import count
 from bsnas.data import load_data
@@ -75,8 +75,7 @@ def main() -> None:
     names = [n for n in ZERO_COST_SCORES if n in args.scores.split(",")]
     suffix = "" if len(names) == len(ZERO_COST_SCORES) else "_" + "-".join(names)
     seeds = range(args.seeds or (1 if args.quick or args.fresh else 3))
-    cache = ROOT / "runs" / "zero_cost_vs_table"
-    cache.mkdir(parents=True, exist_ok=True)
+    cache = cache_dir("zero_cost_vs_table")  # quick runs too: the same (network, seed) scores as a full run
     data = load_data(args.data, val_size=10_000, seed=0)
     start = time.perf_counter()
     scores: dict[str, list[dict]] = {}

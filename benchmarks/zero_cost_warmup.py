@@ -18,7 +18,7 @@ seed, by a one-sided Wilcoxon test.
 
 Run: ``python benchmarks/zero_cost_warmup.py`` (budgets 25, 50, 100, 20 seeds; 71 s with the random and tpe runs of
 ``sampler_quality.py`` cached, which it makes otherwise)
-or ``--quick`` (budgets 25 and 50, 5 seeds, K = 100). Needs ``runs/zero_cost_vs_table/`` (run
+or ``--quick`` (budgets 25 and 50, 5 seeds, K = 100). Needs ``benchmarks/cache/zero_cost_vs_table/`` (run
 ``zero_cost_vs_table.py --fresh 300 --scores naswot`` first). Writes
 ``benchmarks/results/zero_cost_warmup[_quick][_band].json`` and prints the README table.
 """
@@ -46,7 +46,7 @@ from bsnas.tables import nas_bench_macro as nbm
 from bsnas.training import ProxyConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-SCORES = ROOT / "runs" / "zero_cost_vs_table"
+SCORES = ROOT / "benchmarks" / "cache" / "zero_cost_vs_table"  # zero_cost_vs_table.py --fresh 300
 
 
 def scored_pool() -> dict[str, float]:

@@ -1,8 +1,10 @@
 """What each sampler reads of a search where successive halving stopped some trials below the top rung.
 
 Stopped trials are PRUNED with no objective values. TPE reads them as pruned (never in its good group
-while complete trials fill it); NSGA-II and GP read COMPLETE trials only, so they never see them. None of
-them can read a stopped trial's low-rung accuracy as a full-fidelity result.
+while complete trials fill it); GP reads COMPLETE trials only, so it never sees them; NSGA-II (Optuna 5.1
+reads every trial and keeps the COMPLETE ones of each generation itself) builds its generations and
+parents from complete trials only, so it proposes as if they were not there. None of them can read a
+stopped trial's low-rung accuracy as a full-fidelity result.
 """
 
 from __future__ import annotations
@@ -19,16 +21,30 @@ from bsnas.status import Status, status_of
 from bsnas.study import SearchConfig, run_search
 
 
-@pytest.fixture(scope="module")
-def searched(tmp_path_factory):
+def _search(tmp_path_factory, sampler: str, trials: int = 24):
     """A search whose best-scoring architectures were judged below full fidelity (as ASHA stops them)."""
-    cfg = SearchConfig.from_options(space="tiny", data="digits", trials=24, study="seen", sampler="random",
+    cfg = SearchConfig.from_options(space="tiny", data="digits", trials=trials, study="seen", sampler=sampler,
                                     runs_dir=str(tmp_path_factory.mktemp("seen")))
     study = run_search(cfg, evaluator=HashEvaluator(stop_above=0.8))
     trials = study.get_trials()
     stopped = [t for t in trials if status_of(t) is Status.STOPPED]
     assert stopped and all(t.state == TrialState.PRUNED and t.values is None for t in stopped)
     return trials, {t.number for t in stopped}
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    return _search(tmp_path_factory, "random")
+
+
+@pytest.fixture(scope="module")
+def searched_by_nsga2(tmp_path_factory):
+    """An NSGA-II search of 40 trials (population 8): its trials carry their generation, so a sampler that
+    reads them selects parents from the later generations, not at random."""
+    trials, stopped = _search(tmp_path_factory, "nsga2", 40)
+    key = next(k for k in trials[-1].system_attrs if k.endswith("generation"))
+    assert max(t.system_attrs.get(key, 0) for t in trials) >= 2
+    return trials, stopped
 
 
 def _copy(trials, sampler) -> optuna.Study:
@@ -61,17 +77,16 @@ def _seen(monkeypatch, sampler_name: str, trials) -> list:
     return seen
 
 
-@pytest.mark.parametrize("sampler", ["nsga2", "gp"])
-def test_nsga2_and_gp_read_complete_trials_only(searched, monkeypatch, sampler):
+def test_gp_reads_complete_trials_only(searched, monkeypatch):
     trials, stopped = searched
-    seen = _seen(monkeypatch, sampler, trials)
-    assert seen and {t.state for t in seen} <= {TrialState.COMPLETE, TrialState.RUNNING}  # GP: the one asking
+    seen = _seen(monkeypatch, "gp", trials)
+    assert seen and {t.state for t in seen} <= {TrialState.COMPLETE, TrialState.RUNNING}  # the one asking
     assert not {t.number for t in seen} & stopped
 
 
 @pytest.mark.parametrize("sampler", ["nsga2", "gp"])
-def test_nsga2_and_gp_propose_as_if_the_stopped_trials_were_not_there(searched, sampler):
-    trials, stopped = searched
+def test_nsga2_and_gp_propose_as_if_the_stopped_trials_were_not_there(searched, searched_by_nsga2, sampler):
+    trials, stopped = searched_by_nsga2 if sampler == "nsga2" else searched
     space = load_space("tiny")
     with_them = _copy(trials, make_sampler(sampler, seed=1))
     without = _copy([t for t in trials if t.number not in stopped], make_sampler(sampler, seed=1))
