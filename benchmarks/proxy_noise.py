@@ -24,7 +24,8 @@ the mean of the best network in the draw (what a perfect score would have picked
 
 Run: ``python benchmarks/proxy_noise.py`` (12 networks x 3 seeds; about 45 minutes on one core) or
 ``--quick`` (4 networks x 3 seeds of a tiny proxy; a smoke check, not a measurement). Each (network,
-seed) run is cached in ``benchmarks/cache/proxy_noise/`` (committed; ``runs/`` for ``--quick``); writes ``benchmarks/results/proxy_noise[_quick].json``.
+seed) run is cached in ``benchmarks/cache/proxy_noise/`` (committed; ``runs/`` for ``--quick``); writes
+``benchmarks/results/proxy_noise[_quick].json``.
 """
 
 from __future__ import annotations

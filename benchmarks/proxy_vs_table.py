@@ -15,7 +15,8 @@ params alone.
 Run: ``python benchmarks/proxy_vs_table.py`` (40 networks, every candidate in ``CANDIDATES``; hours on 2
 cores: the largest networks train at about 40 images/s on one core at 16x16) or ``--quick`` (6 networks,
 two tiny candidates; a smoke check of the path, not a measurement). Each (candidate, network) result is
-cached in ``benchmarks/cache/proxy_vs_table/`` (committed; ``runs/`` for ``--quick``), so a rerun continues where it stopped. Writes
+cached in ``benchmarks/cache/proxy_vs_table/`` (committed; ``runs/`` for ``--quick``), so a rerun continues
+where it stopped. Writes
 ``benchmarks/results/proxy_vs_table[_quick].json`` and prints the README table.
 """
 

@@ -10,7 +10,8 @@ A score is worth keeping as a pre-screen only if it ranks better than FLOPs with
 Run: ``python benchmarks/zero_cost_vs_table.py`` (40 networks, 3 seeds; about 10 minutes on 2 cores)
 or ``--quick`` (10 networks, 1 seed). ``--fresh 300 --scores naswot,grad_norm`` checks the scores on 300
 other networks, drawn at random, that they were not chosen on. Each (network, seed) is cached in
-``benchmarks/cache/zero_cost_vs_table/`` (committed). Writes ``benchmarks/results/zero_cost_vs_table[_quick|_freshN].json`` and
+``benchmarks/cache/zero_cost_vs_table/`` (committed). Writes
+``benchmarks/results/zero_cost_vs_table[_quick|_freshN].json`` and
 ``docs/zero_cost_vs_table[...].png``, and prints the README table.
 """
 

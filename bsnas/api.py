@@ -36,7 +36,7 @@ Callback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
 
 def search(space: str, data: str | None = "digits", trials: int = 20, *, evaluate: Callable | None = None,
-           evaluator: Evaluator | None = None, callbacks: Iterable[Callback] = (), **options) -> optuna.Study:
+           evaluator: Evaluator | str | None = None, callbacks: Iterable[Callback] = (), **options) -> optuna.Study:
     """Run (or resume) a search like ``bsnas search`` and return its Optuna study.
 
     ``options`` are :class:`~bsnas.study.config.SearchConfig`'s fields (``max_flops``, ``sampler``,
@@ -49,12 +49,17 @@ def search(space: str, data: str | None = "digits", trials: int = 20, *, evaluat
     ``input_size=(C, H, W)`` and ``num_classes``) and the Optuna trial, and returns a validation
     accuracy in [0, 1] or a dict of metrics with ``accuracy`` among them. ``evaluator`` takes an
     :class:`~bsnas.evaluators.Evaluator` object instead (it gets the architecture itself, and may keep
-    state across trials). bsnas keeps the sampling, budget, dedupe, storage and front.
+    state across trials), or the name of a built-in one as ``bsnas search --evaluator`` takes it:
+    ``"zero-cost"`` scores each untrained network by NASWOT (or the zero-cost score first in
+    ``objectives``), ``"table"`` answers from NAS-Bench-Macro. bsnas keeps the sampling, budget, dedupe,
+    storage and front.
     ``callbacks`` are called as ``fn(study, trial)`` for every finished trial.
     """
     for metric in budget_metrics():
         if isinstance(options.get(metric.budget_option), str):
             options[metric.budget_option] = metric.parse(options[metric.budget_option])
+    if isinstance(evaluator, str):
+        options["evaluator"], evaluator = evaluator, None
     cfg = SearchConfig.from_options(space=str(space), data=data, trials=trials, **options)
     hooks = list(callbacks)
 

@@ -246,7 +246,7 @@ def test_search_cli_prints_trials_and_the_front(tmp_path, capsys):
     "extra,fragment",
     [
         (["--max-flops", "50X"], "cannot read '50X' as an amount"),
-        (["--objectives", "flops,accuracy"], "objectives must be accuracy followed by"),
+        (["--objectives", "flops,accuracy"], "objectives must be accuracy (or, with --evaluator zero-cost"),
         (["--space", "nope"], "no search space file at 'nope'"),
         (["--max-params", "10"], "smallest architecture of space 'tiny' has 1,284 params, over the budget of 10"),
         (["--storage", "mongodb:/x"], "neither a database URL"),

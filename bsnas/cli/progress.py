@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from bsnas.metrics import quality_metrics
 from bsnas.status import Status, status_of
 
 __all__ = ["SearchDisplay", "format_seconds", "trial_line"]
@@ -32,17 +33,29 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
+def quality_in(attrs: dict) -> str | None:
+    """The quality a trial stored: ``accuracy``, or the zero-cost score a zero-cost search gave it."""
+    return next((name for name in quality_metrics() if name in attrs), None)
+
+
+def quality_text(name: str, value: float) -> str:
+    """``acc 0.9123`` for accuracy, ``naswot 1234.56`` for a zero-cost score."""
+    return f"acc {value:.4f}" if name == "accuracy" else f"{name} {value:.6g}"
+
+
 def trial_line(t) -> str:
-    """One line for a finished trial: number, status, cost, accuracy or why not, architecture."""
+    """One line for a finished trial: number, status, cost, accuracy (or score) or why not, architecture."""
     a = t.user_attrs
+    quality = quality_in(a)
     cost = f"{a.get('flops', 0) / 1e6:7.3f} MFLOPs {a.get('params', 0) / 1e6:7.4f} Mparams" if "flops" in a else ""
     if isinstance(a.get("latency"), (int, float)):
         cost += f" {a['latency']:7.3f} ms"
     status = status_of(t)
-    if status in (Status.TRAINED, Status.REUSED, Status.STOPPED, Status.REUSED_STOPPED) and "accuracy" in a:
+    if status in (Status.TRAINED, Status.REUSED, Status.STOPPED, Status.REUSED_STOPPED) and quality:
         reused = status in (Status.REUSED, Status.REUSED_STOPPED)
-        extra = f"acc {a['accuracy']:.4f}" + (f" (reused #{a['reused_from']})" if reused else
-                                              f" {a.get('train_time', 0):5.1f}s")
+        seconds = a.get("train_time", a.get("zero_cost_seconds", 0))
+        extra = quality_text(quality, a[quality]) + (f" (reused #{a['reused_from']})" if reused else
+                                                     f" {seconds:5.1f}s")
         if status in (Status.STOPPED, Status.REUSED_STOPPED):
             extra += f", not promoted after {a.get('rung')} epochs"
     elif status is Status.INFEASIBLE:
@@ -52,6 +65,8 @@ def trial_line(t) -> str:
     else:
         extra = a.get("fail_reason", "")
     label = "fail" if status.state.name == "FAIL" else status.value
+    if status is Status.TRAINED and quality not in (None, "accuracy"):
+        label = "scored"  # a zero-cost evaluation trains nothing
     return f"#{t.number:<4d} {label:10s} {cost}  {extra}  {a.get('arch', '')}"
 
 
@@ -85,9 +100,10 @@ class SearchDisplay:
         if status.counts_toward_target and self.counted < self.target:
             self.counted += 1
             self.bar.update()
-        if status is Status.TRAINED:
-            acc = t.user_attrs.get("accuracy", 0.0)
-            self.best = acc if self.best is None else max(self.best, acc)
+        quality = quality_in(t.user_attrs)
+        if status is Status.TRAINED and quality:
+            value = t.user_attrs[quality]
+            self.best = (quality, value if self.best is None else max(self.best[1], value))
         self._refresh()
 
     def note(self, message: str) -> None:
@@ -117,7 +133,7 @@ class SearchDisplay:
         return max(0.0, per_trial * left / self.jobs - elapsed)
 
     def postfix(self) -> str:
-        parts = [] if self.best is None else [f"best {self.best:.4f}"]
+        parts = [] if self.best is None else ["best " + quality_text(*self.best).replace("acc ", "")]
         if self.running:
             number, p = max(self.running.items(), key=lambda kv: kv[1]["_at"])
             speed = p.get("images_per_sec")

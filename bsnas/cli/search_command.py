@@ -13,6 +13,7 @@ from bsnas.errors import SearchError
 from bsnas.evaluators import EVALUATORS
 from bsnas.evaluators.successive_halving import FIDELITIES
 from bsnas.metrics import ANALYTIC, METRICS, budget_metrics
+from bsnas.metrics.builtin import ZERO_COST
 from bsnas.samplers import SAMPLERS
 from bsnas.training.config import OPTIMIZERS
 
@@ -37,7 +38,8 @@ def _config(args: argparse.Namespace):
                         optimizer=args.optimizer, lr=args.lr, device=args.device, amp=args.amp)
     budgets = {m.budget_option: m.parse(getattr(args, m.budget_option)) for m in budget_metrics()}
     return SearchConfig(space=args.space, data=args.data, trials=args.trials,
-                        objectives=tuple(o.strip() for o in args.objectives.split(",")), **budgets,
+                        objectives=args.objectives and tuple(o.strip() for o in args.objectives.split(",")),
+                        **budgets,
                         sampler=args.sampler, sampler_options=_sampler_options(args.sampler_option),
                         study=args.study, storage=args.storage, jobs=args.jobs,
                         resolution=args.resolution, val_size=args.val_size, runs_dir=args.runs_dir, proxy=proxy,
@@ -63,7 +65,7 @@ def _sampler_options(items: list[str]) -> dict | None:
 
 
 def cmd_search(args: argparse.Namespace) -> None:
-    from bsnas.results.front import hypervolume, pareto_front
+    from bsnas.results.front import hypervolume, pareto_front, quality_of
     from bsnas.storage import mask_url, resolve_storage_url
     from bsnas.study import counted_trials, run_search, trained_trials
 
@@ -88,9 +90,11 @@ def cmd_search(args: argparse.Namespace) -> None:
         print(json.dumps(summary, indent=2))
         return
     early = f" (+{stopped} stopped early by successive halving)" if stopped else ""
-    print(f"\nstudy {cfg.study_name!r}: {trained} architectures trained{early}, {len(study.trials)} trials, "
+    done = "trained" if quality_of(study) == "accuracy" else f"scored by {quality_of(study)} (untrained)"
+    print(f"\nstudy {cfg.study_name!r}: {trained} architectures {done}{early}, {len(study.trials)} trials, "
           f"{time.perf_counter() - start:.0f}s; Pareto front ({len(front)}):")
-    shown = front.assign(accuracy=front.accuracy.round(4), mflops=front.mflops.round(3),
+    quality = cfg.objectives[0]
+    shown = front.assign(**{quality: front[quality].round(4)}, mflops=front.mflops.round(3),
                          mparams=front.mparams.round(4)).drop(columns=["status", "flops", "params"])
     print(shown.to_string(index=False) if len(shown) else "(empty)")
 
@@ -117,8 +121,10 @@ def add_search_command(sub) -> None:
                        help=f"hard budget on {metric.description}, e.g. {metric.example} (checked before any "
                             "training)")
     costs = [n for n, m in METRICS.items() if m.source == ANALYTIC]
-    p.add_argument("--objectives", default="accuracy,flops",
-                   help=f"accuracy followed by one or more of {', '.join(costs)}, comma-separated")
+    p.add_argument("--objectives", default=None,
+                   help=f"accuracy (or with --evaluator zero-cost a zero-cost score: {', '.join(ZERO_COST)}) followed "
+                        f"by one or more of {', '.join(costs)}, comma-separated (default accuracy,flops; naswot,flops "
+                        "with --evaluator zero-cost)")
     p.add_argument("--sampler", choices=SAMPLERS, default="tpe", help="how architectures are chosen: Optuna's "
                    "tpe (default), nsga2, gp or random, or an NNI strategy (nni-*, needs bsnas[nni])")
     p.add_argument("--sampler-option", action="append", default=[], metavar="KEY=VALUE", dest="sampler_option",
@@ -131,9 +137,10 @@ def add_search_command(sub) -> None:
     p.add_argument("--devices", type=_devices, default=None, metavar="0,1",
                    help="with --device cuda and --jobs: the GPUs the workers share round robin (default: all)")
     p.add_argument("--evaluator", choices=EVALUATORS, default="proxy",
-                   help="what scores each architecture: proxy training (default), or table: NAS-Bench-Macro's stored "
-                        "50-epoch CIFAR-10 accuracies (--space nas_bench_macro, no --data; from Python, any "
-                        "Evaluator)")
+                   help="what scores each architecture: proxy training (default); zero-cost: the first objective's "
+                        "zero-cost score of the untrained network (NASWOT by default, seconds a trial; no accuracy); "
+                        "or table: NAS-Bench-Macro's stored 50-epoch CIFAR-10 accuracies (--space nas_bench_macro, "
+                        "no --data; from Python, any Evaluator)")
     p.add_argument("--epochs", type=int, default=10, help="proxy training epochs per architecture (default 10)")
     p.add_argument("--subset", type=int, default=None, help="proxy training images (stratified subset; default all)")
     p.add_argument("--input-size", type=size_arg, default=None, metavar="H|C,H,W",

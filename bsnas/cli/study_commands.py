@@ -48,15 +48,18 @@ def cmd_spaces(args: argparse.Namespace) -> None:
         emit(df, args.format)
 
 
-def front_rows(fronts: dict[str, pd.DataFrame], baselines: pd.DataFrame | None, study: str) -> pd.DataFrame:
-    """Every study's front and the baselines as one table, exact integer FLOPs and params, with a source."""
+def front_rows(fronts: dict[str, pd.DataFrame], baselines: pd.DataFrame | None, study: str,
+               quality: str = "accuracy") -> pd.DataFrame:
+    """Every study's front and the baselines as one table, exact integer FLOPs and params, with a source;
+    ``quality`` names the column of the studies' first objective (``accuracy`` or a zero-cost score)."""
     parts = [f.assign(study=name, source="search", name=None) for name, f in fronts.items()]
     if baselines is not None and len(baselines):
         parts.append(baselines.assign(study=study, source="baseline", trial=None, mix=None, arch=None,
                                       mflops=baselines.flops / 1e6, mparams=baselines.params / 1e6))
-    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=FRONT_COLUMNS)
+    columns = [quality if c == "accuracy" else c for c in FRONT_COLUMNS]
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
     optional = ("latency", "measured_ms")
-    rows = rows.reindex(columns=[c for c in FRONT_COLUMNS if c not in optional or c in rows])
+    rows = rows.reindex(columns=[c for c in columns if c not in optional or c in rows])
     return rows.astype({"flops": "int64", "params": "int64"}) if len(rows) else rows
 
 
@@ -87,11 +90,16 @@ def _with_measured_latency(study, front: pd.DataFrame) -> pd.DataFrame:
 
 
 def cmd_front(args: argparse.Namespace) -> None:
-    from bsnas.results.front import hypervolume, hypervolume_history, pareto_front, trials_frame
+    from bsnas.results.front import hypervolume, hypervolume_history, pareto_front, quality_of, trials_frame
     from bsnas.storage import load_existing_study
 
     studies = [load_existing_study(name, args.storage, args.runs_dir) for name in args.study]
     study = studies[0]
+    quality = quality_of(study)
+    for other in studies[1:]:
+        if quality_of(other) != quality:
+            raise BsnasError(f"study {other.study_name!r} ranks by {quality_of(other)} and {study.study_name!r} by "
+                             f"{quality}; compare fronts of studies with the same first objective")
     fronts = {s.study_name: pareto_front(s, rung=args.rung) for s in studies}
     if args.measure:
         fronts[study.study_name] = _with_measured_latency(study, fronts[study.study_name])
@@ -107,7 +115,7 @@ def cmd_front(args: argparse.Namespace) -> None:
 
         trials = trials_frame(study)
         data = PlotData(study.study_name, trials[trials.status == "trained"], front, hypervolume_history(study),
-                        baselines, {name: f for name, f in fronts.items() if name != study.study_name})
+                        baselines, {name: f for name, f in fronts.items() if name != study.study_name}, quality)
         write_plot(data, args.plot, args.x)
         print(f"wrote {args.plot}", file=sys.stderr)
     shares = None
@@ -116,14 +124,16 @@ def cmd_front(args: argparse.Namespace) -> None:
 
         shares = op_shares(study, args.by_op)
     if args.format in ("csv", "json"):
-        rows = front_rows(fronts, baselines, study.study_name)
+        rows = front_rows(fronts, baselines, study.study_name, quality)
         if args.format == "csv":
             print(rows.to_csv(index=False), end="")
             return
         payload = {"study": study.study_name, "front_size": len(front), "hypervolume": round(hv, 6),
                    "hypervolumes": {s.study_name: round(hypervolume(s), 6) for s in studies},
-                   "hypervolume_reference": "error 1-accuracy, flops/max_flops, params/max_params of the space; "
-                                            "ref (1,..,1)", "rows": json.loads(rows.to_json(orient="records"))}
+                   "hypervolume_reference": ("error 1-accuracy" if quality == "accuracy" else
+                                             f"{quality} by the study's range (best 0, worst 1)")
+                                            + ", flops/max_flops, params/max_params of the space; ref (1,..,1)",
+                   "rows": json.loads(rows.to_json(orient="records"))}
         if shares is not None:
             from bsnas.results.op_shares import op_shares_json
 
@@ -132,7 +142,7 @@ def cmd_front(args: argparse.Namespace) -> None:
         return
     markdown = args.format == "markdown"
     def shown(f: pd.DataFrame) -> pd.DataFrame:
-        f = f.assign(accuracy=f.accuracy.round(4), mflops=f.mflops.round(4), mparams=f.mparams.round(5))
+        f = f.assign(**{quality: f[quality].round(4)}, mflops=f.mflops.round(4), mparams=f.mparams.round(5))
         if "latency" in f:
             f = f.assign(latency=f.latency.astype(float).round(4)).rename(columns={"latency": "latency_ms"})
         return f.drop(columns=["status", "flops", "params"])
@@ -140,7 +150,7 @@ def cmd_front(args: argparse.Namespace) -> None:
     print(f"Pareto front of {study.study_name!r}: {len(front)} architectures, hypervolume {hv:.4f}\n")
     print(_table(shown(front), markdown))
     if baselines is not None:
-        print("\nbaselines on the same proxy:\n")
+        print("\nbaselines, " + ("on the same proxy" if quality == "accuracy" else f"scored by {quality}") + ":\n")
         print(_table(baselines.drop(columns="diverged").assign(mflops=(baselines.flops / 1e6).round(4)), markdown))
     for other in studies[1:]:
         print(f"\nfront of {other.study_name!r} (hypervolume {hypervolume(other):.4f}):\n")

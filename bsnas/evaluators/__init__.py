@@ -7,9 +7,10 @@ from bsnas.evaluators.base import EvalContext, EvalRequest, Evaluation, Evaluato
 from bsnas.evaluators.proxy import ProxyEvaluator
 from bsnas.evaluators.table import TableEvaluator
 from bsnas.evaluators.user import CallableEvaluator
+from bsnas.evaluators.zero_cost import ZeroCostEvaluator
 
 __all__ = ["AshaEvaluator", "CallableEvaluator", "EVALUATORS", "EvalContext", "EvalRequest", "Evaluation",
-           "Evaluator", "ProxyEvaluator", "TableEvaluator"]
+           "Evaluator", "ProxyEvaluator", "TableEvaluator", "ZeroCostEvaluator"]
 
 #: ``--evaluator`` names of the built-in evaluators a search can construct from its settings.
-EVALUATORS = ("proxy", "table")
+EVALUATORS = ("proxy", "table", "zero-cost")

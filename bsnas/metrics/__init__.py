@@ -20,9 +20,10 @@ from bsnas.metrics.base import (
     measure,
     normalised,
     parse_amount,
+    quality_metrics,
     register_metric,
     space_scale,
 )
 
 __all__ = ["ANALYTIC", "EVALUATOR", "METRICS", "Frame", "Metric", "budget_metrics", "check_objectives", "get_metric",
-           "measure", "normalised", "parse_amount", "register_metric", "space_scale"]
+           "measure", "normalised", "parse_amount", "quality_metrics", "register_metric", "space_scale"]

@@ -5,8 +5,12 @@ evaluation (FLOPs and params by the exact cost model; a latency table would be a
 by the *evaluator* (accuracy). Analytic metrics may carry a hard budget (``--max-<name>``),
 checked before anything is evaluated. For the hypervolume and for successive halving every
 objective is mapped to [0, 1] and minimised (:meth:`Metric.normalise`): a bounded,
-maximised metric by its distance from the top of its range (error ``1 - accuracy``), a
-cost by its ratio to the space's largest value (:func:`space_scale`).
+maximised metric by its distance from the top of its range (error ``1 - accuracy``), an
+unbounded one (a zero-cost score) by its distance from the top of the range a study observed,
+a cost by its ratio to the space's largest value (:func:`space_scale`).
+
+A search's first objective is its *quality*: the one evaluator metric it maximises (``accuracy``, or a
+zero-cost score such as ``naswot`` with ``--evaluator zero-cost``); the others are analytic costs.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from bsnas.arch.spec import Arch
 from bsnas.errors import BsnasError, SearchError, unknown_name
 
 __all__ = ["ANALYTIC", "EVALUATOR", "METRICS", "Frame", "Metric", "budget_metrics", "check_objectives",
-           "get_metric", "measure", "normalised", "parse_amount", "register_metric", "space_scale"]
+           "get_metric", "measure", "normalised", "parse_amount", "quality_metrics", "register_metric", "space_scale"]
 
 ANALYTIC, EVALUATOR = "analytic", "evaluator"
 DIRECTIONS = ("maximize", "minimize")
@@ -74,8 +78,9 @@ class Metric:
     (from :func:`bsnas.space.describe_space`'s statistics), which scales it for the hypervolume;
     ``budget`` says whether ``--max-<name>`` exists, read with ``parse``. An evaluator metric has
     ``bounds`` (every returned value must lie in them) and ``worst``, the value a trial that was never
-    evaluated (over budget) reports. ``unit`` and ``display_scale`` label tables: ``mflops`` is
-    ``flops / 1e6``.
+    evaluated (over budget) reports. A maximised metric without ``bounds`` (a zero-cost score) is
+    normalised by the range a study observed, passed as ``scale=(lo, hi)``. ``unit`` and
+    ``display_scale`` label tables: ``mflops`` is ``flops / 1e6``.
     """
 
     name: str
@@ -104,7 +109,7 @@ class Metric:
         if self.budget and self.source != ANALYTIC:
             raise BsnasError(f"metric {self.name!r}: only analytic metrics can be budgets (checked before "
                              "evaluation)")
-        if self.direction == "maximize" and self.bounds is None:
+        if self.direction == "maximize" and self.bounds is None and self.source != EVALUATOR:
             raise BsnasError(f"metric {self.name!r} is maximised, so it needs bounds (lo, hi) to normalise it")
 
     @property
@@ -113,12 +118,17 @@ class Metric:
         return f"max_{self.name}"
 
     def normalise(self, values: Iterable[float], scale: float | None = None) -> np.ndarray:
-        """``values`` mapped to [0, 1] and minimised: ``(hi - v) / (hi - lo)`` when maximised, else
-        ``v / scale`` (``scale``: the space's largest value)."""
+        """``values`` mapped to [0, 1] and minimised: ``(hi - v) / (hi - lo)`` when maximised (``bounds``,
+        or without them ``scale=(lo, hi)``, the observed range), else ``v / scale`` (``scale``: the
+        space's largest value)."""
         v = np.asarray(list(values) if not isinstance(values, np.ndarray) else values, dtype=float)
         if self.direction == "maximize":
-            lo, hi = self.bounds
-            return (hi - v) / (hi - lo)
+            bounds = self.bounds or scale
+            if not isinstance(bounds, (tuple, list)) or len(bounds) != 2:
+                raise BsnasError(f"metric {self.name!r} has no bounds, so it needs the observed range (lo, hi) to "
+                                 f"normalise, but got {scale!r}")
+            lo, hi = map(float, bounds)
+            return (hi - v) / (hi - lo) if hi > lo else np.zeros_like(v)
         if not scale or scale <= 0:
             raise BsnasError(f"metric {self.name!r} needs a positive scale to normalise, but got {scale!r}")
         return v / float(scale)
@@ -158,14 +168,21 @@ def budget_metrics() -> list[Metric]:
     return [m for m in METRICS.values() if m.budget]
 
 
+def quality_metrics() -> list[str]:
+    """The metrics a search can maximise as its first objective: ``accuracy`` and the zero-cost scores."""
+    return [n for n, m in METRICS.items() if m.source == EVALUATOR and m.direction == "maximize"]
+
+
 def check_objectives(objectives: Iterable[str]) -> tuple[str, ...]:
-    """The objectives of a search: ``accuracy``, then one or more registered cost metrics, no repeats."""
+    """The objectives of a search: one quality (``accuracy`` or a zero-cost score), then one or more
+    registered cost metrics, no repeats."""
     names = tuple(objectives)
     costs = [n for n, m in METRICS.items() if m.source == ANALYTIC]
-    if (names[:1] != ("accuracy",) or len(names) < 2 or len(set(names)) != len(names)
+    if (names[:1] == () or names[0] not in quality_metrics() or len(names) < 2 or len(set(names)) != len(names)
             or not set(names[1:]) <= set(costs)):
-        raise SearchError(f"objectives must be accuracy followed by one or more of {', '.join(costs)} (no repeats), "
-                          f"e.g. accuracy,{','.join(costs)}, but got {','.join(names) or 'nothing'}")
+        raise SearchError(f"objectives must be accuracy (or, with --evaluator zero-cost, a zero-cost score such as "
+                          f"naswot) followed by one or more of {', '.join(costs)} (no repeats), e.g. "
+                          f"accuracy,{','.join(costs)}, but got {','.join(names) or 'nothing'}")
     return names
 
 

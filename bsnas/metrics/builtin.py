@@ -10,7 +10,7 @@ import re
 from bsnas.errors import BsnasError, SearchError
 from bsnas.metrics.base import ANALYTIC, EVALUATOR, Frame, Metric, register_metric
 
-__all__ = ["ACCURACY", "FLOPS", "LATENCY", "PARAMS", "parse_duration"]
+__all__ = ["ACCURACY", "FLOPS", "LATENCY", "PARAMS", "ZERO_COST", "parse_duration"]
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(us|µs|ms|s)?\s*$", re.IGNORECASE)
 _UNIT_MS = {"us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1e3, None: 1.0}
@@ -34,6 +34,12 @@ def _max_params(stats) -> int:
 
 ACCURACY = register_metric(Metric("accuracy", "maximize", EVALUATOR, "validation accuracy of the evaluator",
                                   bounds=(0.0, 1.0), worst=0.0))
+#: The zero-cost scores (:data:`bsnas.training.zero_cost.ZERO_COST_SCORES`), each a search's quality with
+#: ``--evaluator zero-cost``: maximised, unbounded (normalised by the range a study observed); a trial never
+#: scored (over budget) reports minus infinity.
+ZERO_COST = {name: register_metric(Metric(name, "maximize", EVALUATOR, f"zero-cost score {name} of the untrained "
+                                          "network (bsnas zero-cost)", worst=-math.inf))
+             for name in ("synflow", "naswot", "grad_norm", "snip", "zico")}
 FLOPS = register_metric(Metric("flops", "minimize", ANALYTIC, "FLOPs at the deployment size, fvcore's convention",
                                measure=_flops, space_max=_max_flops, budget=True, unit="mflops", display_scale=1e6))
 PARAMS = register_metric(Metric("params", "minimize", ANALYTIC, "parameters, sum(p.numel())", measure=_params,

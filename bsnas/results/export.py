@@ -25,7 +25,7 @@ from bsnas.arch.record import ArchRecord
 from bsnas.errors import BsnasError, require
 from bsnas.files import atomic_write_text, check_name
 from bsnas.nn.model import create_model
-from bsnas.results.front import pareto_front
+from bsnas.results.front import pareto_front, quality_of
 from bsnas.status import Status, status_of
 from bsnas.version import __version__
 
@@ -50,6 +50,10 @@ def _not_exportable(study: optuna.Study, t, status: Status) -> str:
     return f"{where} is {t.state.name} ({reason}); pick an evaluated trial from `bsnas front`"
 
 
+#: What an exported record keeps of a trained trial's results (a zero-cost trial keeps its score and time).
+TRAINED_METRICS = ("accuracy", "val_loss", "train_time", "images_per_sec", "epochs_run")
+
+
 def trial_record(study: optuna.Study, number: int, allow_stopped: bool = False) -> ArchRecord:
     """The record of an evaluated trial, with its proxy metrics and provenance. A trial that successive
     halving stopped below the top rung is refused unless ``allow_stopped``."""
@@ -66,7 +70,8 @@ def trial_record(study: optuna.Study, number: int, allow_stopped: bool = False) 
     size = tuple(info.get("input_size") or t.user_attrs.get("proxy", {}).get("input_size") or (3, 32, 32))
     a = t.user_attrs
     extra = {"preprocessing": info.get("preprocessing"),
-             "metrics": {k: a.get(k) for k in ("accuracy", "val_loss", "train_time", "images_per_sec", "epochs_run")},
+             "metrics": {k: a.get(k) for k in (TRAINED_METRICS if quality_of(study) == "accuracy" else
+                                               (quality_of(study), "zero_cost_seconds", "zero_cost_batch"))},
              "proxy": a.get("proxy"), "conv_mix": a.get("conv_mix"), "status": status.value,
              **({"latency": {"predicted_ms": a.get("latency"), "fingerprint": study.user_attrs["latency_fingerprint"]}}
                 if study.user_attrs.get("latency_fingerprint") and a.get("latency") is not None else {}),
@@ -195,7 +200,8 @@ def export_front(study: optuna.Study, out: str | Path, formats="json", force: bo
     records = [trial_record(study, int(t)) for t in front.trial]
     files = [f for r in records for f in _files(r.name, formats)] + ["index.json"]
     with _output_folder(out, files, force):
-        entries = [{"trial": int(row.trial), "accuracy": float(row.accuracy), **_write_record(r, out, formats, None)}
+        quality = quality_of(study)
+        entries = [{"trial": int(row.trial), quality: float(row[quality]), **_write_record(r, out, formats, None)}
                    for r, (_, row) in zip(records, front.iterrows(), strict=True)]
         index = out / "index.json"
         atomic_write_text(index, json.dumps({"study": study.study_name, "bsnas_version": __version__,

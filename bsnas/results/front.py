@@ -9,13 +9,20 @@ from optuna.trial import TrialState
 
 from bsnas.arch.names import OP_CODES
 from bsnas.evaluators.successive_halving import rung_key
-from bsnas.metrics import get_metric, normalised
+from bsnas.metrics import get_metric, normalised, quality_metrics
 from bsnas.status import Status, status_of
 
 __all__ = ["conv_mix_label", "cost_scale", "dominant_op", "hypervolume", "hypervolume_history",
-           "normalised_hypervolume", "pareto_front", "trials_frame"]
+           "normalised_hypervolume", "pareto_front", "quality_of", "trials_frame"]
 
 COLUMNS = ["trial", "accuracy", "mflops", "mparams", "mix", "status", "arch"]
+
+
+def quality_of(study: optuna.Study) -> str:
+    """The study's quality, its first objective: ``accuracy``, or the zero-cost score it maximised
+    (``--evaluator zero-cost``). Its column replaces ``accuracy`` in the frames below."""
+    names = study.metric_names or []
+    return names[0] if names and names[0] in quality_metrics() else "accuracy"
 
 
 def conv_mix_label(mix: dict[str, int]) -> str:
@@ -36,14 +43,14 @@ _ROWS = (Status.TRAINED, Status.REUSED, Status.INFEASIBLE, Status.STOPPED, Statu
 
 def _extra_objectives(study: optuna.Study) -> list[str]:
     """Objectives beyond accuracy, FLOPs and params, and latency wherever a study measures it (a budget)."""
-    extra = [o for o in (study.metric_names or []) if o not in ("accuracy", "flops", "params")]
+    extra = [o for o in (study.metric_names or [])[1:] if o not in ("flops", "params")]
     if study.user_attrs.get("latency_fingerprint") and "latency" not in extra:
         extra.append("latency")
     return extra
 
 
-def _columns(extra: list[str]) -> list[str]:
-    return [*COLUMNS[:4], *extra, *COLUMNS[4:]]
+def _columns(extra: list[str], quality: str = "accuracy") -> list[str]:
+    return [COLUMNS[0], quality, *COLUMNS[2:4], *extra, *COLUMNS[4:]]
 
 
 def trials_frame(study: optuna.Study, rung: int | None = None) -> pd.DataFrame:
@@ -51,19 +58,19 @@ def trials_frame(study: optuna.Study, rung: int | None = None) -> pd.DataFrame:
     successive halving), one row each, with its status.
 
     With ``rung`` (epochs of a successive-halving rung), only the trials that reached it, with their
-    accuracy there.
+    accuracy there. The quality column is named by :func:`quality_of` (``accuracy`` or a zero-cost score).
     """
-    rows, extra = [], _extra_objectives(study)
+    rows, extra, quality = [], _extra_objectives(study), quality_of(study)
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
         a, status = t.user_attrs, status_of(t)
         if "arch" not in a or status not in _ROWS or (rung is not None and rung_key(rung) not in a):
             continue
-        acc = a.get("accuracy", 0.0) if rung is None else a[rung_key(rung)]
-        rows.append({"trial": t.number, "accuracy": acc or 0.0, "flops": a["flops"],
+        value = a.get(quality, get_metric(quality).worst) if rung is None else a[rung_key(rung)]
+        rows.append({"trial": t.number, quality: value or 0.0, "flops": a["flops"],
                      "params": a["params"], "mflops": a["flops"] / 1e6, "mparams": a["params"] / 1e6,
                      "mix": conv_mix_label(a.get("conv_mix", {})), "status": status.value, "arch": a["arch"],
                      "dominant": dominant_op(a.get("conv_mix", {})), **{o: a.get(o) for o in extra}})
-    return pd.DataFrame(rows, columns=[*_columns(extra), "flops", "params", "dominant"])
+    return pd.DataFrame(rows, columns=[*_columns(extra, quality), "flops", "params", "dominant"])
 
 
 def pareto_front(study: optuna.Study, objectives: list[str] | None = None, rung: int | None = None) -> pd.DataFrame:
@@ -79,24 +86,31 @@ def pareto_front(study: optuna.Study, objectives: list[str] | None = None, rung:
     df = trials_frame(study, rung)
     keep = [s.value for s in Status if (s.on_front if rung is None else s.has_result)]
     df = df[df.status.isin(keep)].drop_duplicates("arch")
-    columns = [*_columns(_extra_objectives(study)), "flops", "params"]
+    quality = quality_of(study)
+    columns = [*_columns(_extra_objectives(study), quality), "flops", "params"]
     if df.empty:
         return df[columns].reset_index(drop=True)
     points = np.column_stack([df[o].to_numpy(dtype=float) * (-1.0 if get_metric(o).direction == "maximize" else 1.0)
                               for o in objectives])
-    front = df[moocore.is_nondominated(points, keep_weakly=True)].sort_values(["flops", "accuracy"],
+    front = df[moocore.is_nondominated(points, keep_weakly=True)].sort_values(["flops", quality],
                                                                               ascending=[True, False])
     return front[columns].reset_index(drop=True)
 
 
-def cost_scale(study: optuna.Study, df: pd.DataFrame | None = None) -> dict[str, float]:
+def cost_scale(study: optuna.Study, df: pd.DataFrame | None = None) -> dict:
     """The space's largest value of each cost (FLOPs, params, ...: stored at search start), used to
     normalise them. Without it, the largest value among the trials (``df``, read from the study if not
-    given)."""
+    given). An unbounded quality (a zero-cost score) gets the (lowest, highest) value its evaluated
+    trials reached."""
     stored = study.user_attrs.get("space_max") or {}
     df = trials_frame(study) if df is None else df
     costs = dict.fromkeys(("flops", "params", *_extra_objectives(study)))
-    return {o: float(stored.get(o) or (df[o].max() if len(df) and o in df else 1.0) or 1.0) for o in costs}
+    scale = {o: float(stored.get(o) or (df[o].max() if len(df) and o in df else 1.0) or 1.0) for o in costs}
+    quality = quality_of(study)
+    if get_metric(quality).bounds is None:
+        seen = df[df.status == Status.TRAINED.value][quality] if len(df) else pd.Series(dtype=float)
+        scale[quality] = (float(seen.min()), float(seen.max())) if len(seen) else (0.0, 1.0)
+    return scale
 
 
 def _trained_points(study: optuna.Study, objectives: list[str] | None) -> np.ndarray:
@@ -123,7 +137,9 @@ def hypervolume(study: optuna.Study, objectives: list[str] | None = None) -> flo
     ``flops / max_flops`` and ``params / max_params``, where the maxima are the
     search space's largest architecture at the data's input size. The
     reference point is ``(1, 1[, 1])``: 0 means nothing found, 1 a perfect
-    network at zero cost.
+    network at zero cost. A zero-cost score is mapped by the range the study's
+    evaluated trials span (its best 0, its worst 1), so that hypervolume is
+    relative to the study and compares the study's own progress, not studies.
     """
     return normalised_hypervolume(_trained_points(study, objectives))
 

@@ -1,4 +1,4 @@
-"""Accuracy-against-cost plots of Pareto fronts: interactive HTML (plotly) or PNG (matplotlib).
+"""Accuracy- (or zero-cost score-) against-cost plots of Pareto fronts: interactive HTML (plotly) or PNG (matplotlib).
 
 Both consume plain data from :mod:`bsnas.front`: every feasible trained
 trial coloured by its dominant conv type, the front highlighted, optional
@@ -26,8 +26,17 @@ class PlotData(NamedTuple):
     trials: pd.DataFrame  # trials_frame rows, trained only
     front: pd.DataFrame
     hypervolume: list[float]
-    baselines: pd.DataFrame | None = None  # name, accuracy, flops, params
+    baselines: pd.DataFrame | None = None  # name, accuracy (or the quality), flops, params
     others: dict[str, pd.DataFrame] | None = None  # other studies' fronts
+    quality: str = "accuracy"  # the y axis: the studies' first objective (accuracy or a zero-cost score)
+
+    @property
+    def y_label(self) -> str:
+        return "validation accuracy" if self.quality == "accuracy" else f"{self.quality} (zero-cost score)"
+
+    @property
+    def x_label_hv(self) -> str:
+        return "trained architectures" if self.quality == "accuracy" else "scored architectures"
 
 
 def write_plot(data: PlotData, path: str | Path, x: str = "flops") -> Path:
@@ -51,9 +60,27 @@ def _scale(df: pd.DataFrame, x: str):
 
 
 def _floor(data: PlotData) -> float:
-    """Lower accuracy limit: just under the searched trials, so far-off baselines do not squash the front."""
-    acc = pd.concat([data.trials.accuracy, data.front.accuracy])
-    return max(0.0, float(acc.min()) - 0.05) if len(acc) else 0.0
+    """Lower y limit: just under the searched trials, so far-off baselines do not squash the front (for an
+    unbounded score, a twentieth of the trials' range under them)."""
+    q = data.quality
+    acc = pd.concat([data.trials[q], data.front[q]])
+    if not len(acc):
+        return 0.0
+    if q != "accuracy":
+        return float(acc.min()) - 0.05 * (float(acc.max() - acc.min()) or 1.0)
+    return max(0.0, float(acc.min()) - 0.05)
+
+
+def _y_range(data: PlotData) -> tuple[float, float]:
+    """The y axis: from just under the trials to 1 for accuracy; the trials' range with a margin for a score."""
+    lo = _floor(data)
+    if data.quality == "accuracy":
+        return lo - 0.01, 1.0
+    shown = [data.trials[data.quality], data.front[data.quality]]
+    if data.baselines is not None and len(data.baselines):
+        shown.append(data.baselines[data.quality])  # a score has no top: room for baselines above the trials
+    hi = pd.concat(shown).max()
+    return lo, float(hi) + (float(hi) - lo) * 0.05 + 1e-9
 
 
 def _clip_baselines(data: PlotData) -> pd.DataFrame | None:
@@ -61,10 +88,12 @@ def _clip_baselines(data: PlotData) -> pd.DataFrame | None:
         return None
     b = data.baselines.copy()
     floor = _floor(data)
-    below = b.accuracy < floor
-    b["label"] = [n.removeprefix("cifar_") + (f" (acc {a:.2f}, below)" if low else "")
-                  for n, a, low in zip(b["name"], b.accuracy, below, strict=True)]
-    b["shown"] = b.accuracy.where(~below, floor)
+    q = data.quality
+    below = b[q] < floor
+    shown = (lambda a: f"acc {a:.2f}") if q == "accuracy" else (lambda a: f"{q} {a:.4g}")
+    b["label"] = [n.removeprefix("cifar_") + (f" ({shown(a)}, below)" if low else "")
+                  for n, a, low in zip(b["name"], b[q], below, strict=True)]
+    b["shown"] = b[q].where(~below, floor)
     b = b.sort_values(["flops", "shown"]).reset_index(drop=True)
     b["key"] = [f"B{i + 1}" for i in range(len(b))]  # short marks on the plot, full names in the legend
     return b
@@ -84,22 +113,22 @@ def _html(data: PlotData, path: Path, x: str) -> None:
 
     label = AXES[x]
     fig = make_subplots(rows=1, cols=2, column_widths=[0.68, 0.32],
-                        subplot_titles=(f"{data.study}: accuracy vs {label}", "hypervolume over trials"))
+                        subplot_titles=(f"{data.study}: {data.quality} vs {label}", "hypervolume over trials"))
     for op, colour in COLOURS.items():
         part = data.trials[data.trials.dominant == op]
         if len(part):
-            fig.add_trace(go.Scatter(x=_scale(part, x), y=part.accuracy, mode="markers", name=f"mostly {op}",
+            fig.add_trace(go.Scatter(x=_scale(part, x), y=part[data.quality], mode="markers", name=f"mostly {op}",
                                      marker={"color": colour, "size": 8, "opacity": 0.7},
                                      text=[f"#{t} {m}<br>{a}"
                                            for t, m, a in zip(part.trial, part.mix, part.arch, strict=True)],
-                                     hovertemplate="%{text}<br>acc %{y:.4f}, %{x:.3f} " + label), 1, 1)
+                                     hovertemplate="%{text}<br>%{y:.4f}, %{x:.3f} " + label), 1, 1)
     front = data.front.sort_values(x)
-    fig.add_trace(go.Scatter(x=_scale(front, x), y=front.accuracy, mode="lines+markers", name="Pareto front",
+    fig.add_trace(go.Scatter(x=_scale(front, x), y=front[data.quality], mode="lines+markers", name="Pareto front",
                              line={"color": "black", "shape": "hv"}, marker={"size": 11, "symbol": "circle-open"},
-                             text=front.arch, hovertemplate="%{text}<br>acc %{y:.4f}"), 1, 1)
+                             text=front.arch, hovertemplate="%{text}<br>%{y:.4f}"), 1, 1)
     for name, other in (data.others or {}).items():
         other = other.sort_values(x)
-        fig.add_trace(go.Scatter(x=_scale(other, x), y=other.accuracy, mode="lines+markers", name=f"front {name}",
+        fig.add_trace(go.Scatter(x=_scale(other, x), y=other[data.quality], mode="lines+markers", name=f"front {name}",
                                  line={"shape": "hv", "dash": "dash"}, text=other.arch), 1, 1)
     b = _clip_baselines(data)
     if b is not None:
@@ -108,7 +137,7 @@ def _html(data: PlotData, path: Path, x: str) -> None:
                  for i, spot in enumerate(spots)]
         fig.add_trace(go.Scatter(x=_scale(b, x), y=b.shown, mode="markers+text", name="paper baselines",
                                  text=marks, textposition="top right", textfont={"size": 9},
-                                 customdata=b.key + " " + b.label, hovertemplate="%{customdata}<br>acc %{y:.4f}",
+                                 customdata=b.key + " " + b.label, hovertemplate="%{customdata}<br>%{y:.4f}",
                                  marker={"symbol": "diamond", "size": 10, "color": "#9467bd"}), 1, 1)
         key = "<br>".join(f"{k} {lab}" for k, lab in zip(b.key, b.label, strict=True))
         fig.add_annotation(text=key, xref="paper", yref="paper", x=0.0, y=-0.16, xanchor="left", yanchor="top",
@@ -116,8 +145,8 @@ def _html(data: PlotData, path: Path, x: str) -> None:
     fig.add_trace(go.Scatter(x=list(range(1, len(data.hypervolume) + 1)), y=data.hypervolume, mode="lines",
                              name="hypervolume", line={"color": "black"}), 1, 2)
     fig.update_xaxes(title_text=label, type="log", row=1, col=1)
-    fig.update_yaxes(title_text="validation accuracy", range=[_floor(data) - 0.01, 1.0], row=1, col=1)
-    fig.update_xaxes(title_text="trained architectures", row=1, col=2)
+    fig.update_yaxes(title_text=data.y_label, range=list(_y_range(data)), row=1, col=1)
+    fig.update_xaxes(title_text=data.x_label_hv, row=1, col=2)
     fig.update_yaxes(title_text="hypervolume (normalised)", row=1, col=2)
     extra = 0 if b is None else 15 * len(b)  # room for the baselines' key under the plot
     fig.update_layout(width=1200, height=520 + extra, margin={"b": 80 + extra}, template="plotly_white")
@@ -135,13 +164,13 @@ def _png(data: PlotData, path: Path, x: str) -> None:
     for op, colour in COLOURS.items():
         part = data.trials[data.trials.dominant == op]
         if len(part):
-            ax.scatter(_scale(part, x), part.accuracy, s=28, alpha=0.7, color=colour, label=f"mostly {op}")
+            ax.scatter(_scale(part, x), part[data.quality], s=28, alpha=0.7, color=colour, label=f"mostly {op}")
     front = data.front.sort_values(x)
-    ax.step(_scale(front, x), front.accuracy, where="post", color="black", lw=1.2)
-    ax.scatter(_scale(front, x), front.accuracy, s=90, facecolors="none", edgecolors="black", label="Pareto front")
+    ax.step(_scale(front, x), front[data.quality], where="post", color="black", lw=1.2)
+    ax.scatter(_scale(front, x), front[data.quality], s=90, facecolors="none", edgecolors="black", label="Pareto front")
     for name, other in (data.others or {}).items():
         other = other.sort_values(x)
-        ax.step(_scale(other, x), other.accuracy, where="post", ls="--", label=f"front {name}")
+        ax.step(_scale(other, x), other[data.quality], where="post", ls="--", label=f"front {name}")
     shown = [_scale(f, x) for f in (data.trials, data.front, *(data.others or {}).values()) if len(f)]
     b = _clip_baselines(data)
     if b is not None:
@@ -156,7 +185,7 @@ def _png(data: PlotData, path: Path, x: str) -> None:
             ax.scatter([], [], marker="D", color="#9467bd", label=f"{row.key} {row.label}")
     if shown:
         ax.set_xlim(*_x_range(pd.concat(shown)))
-    ax.set_ylim(_floor(data) - 0.01, 1.0)
+    ax.set_ylim(*_y_range(data))
     ax.set_xscale("log")
     lo, hi = ax.get_xlim()
     compact = ticker.FuncFormatter(lambda v, _: f"{v:.3g}")
@@ -168,14 +197,14 @@ def _png(data: PlotData, path: Path, x: str) -> None:
     else:
         ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel(f"{label} (log scale)")
-    ax.set_ylabel("validation accuracy")
-    ax.set_title(f"{data.study}: accuracy vs {label}")
+    ax.set_ylabel(data.y_label)
+    ax.set_title(f"{data.study}: {data.quality} vs {label}")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # outside: covers nothing
     trials = range(1, len(data.hypervolume) + 1)
     hv.plot(trials, data.hypervolume, color="black", marker="o" if len(data.hypervolume) < 30 else None, ms=3)
     hv.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-    hv.set_xlabel("trained architectures")
+    hv.set_xlabel(data.x_label_hv)
     hv.set_ylabel("hypervolume (normalised)")
     hv.set_title("hypervolume over trials")
     hv.grid(alpha=0.3)

@@ -39,7 +39,7 @@ class SearchConfig:
     space: str
     data: str | None = "digits"
     trials: int = 20
-    objectives: tuple[str, ...] = ("accuracy", "flops")
+    objectives: tuple[str, ...] | None = None  # default: accuracy,flops (naswot,flops with evaluator zero-cost)
     max_flops: int | None = None
     max_params: int | None = None
     max_latency: float | None = None
@@ -68,6 +68,9 @@ class SearchConfig:
     allow_foreign_table: bool = False
 
     def __post_init__(self) -> None:
+        if self.objectives is None:
+            quality = "naswot" if self.evaluator == "zero-cost" else "accuracy"
+            object.__setattr__(self, "objectives", (quality, "flops"))
         object.__setattr__(self, "objectives", check_objectives(self.objectives))
         if self.sampler not in SAMPLERS:
             raise SearchError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
@@ -78,6 +81,7 @@ class SearchConfig:
         if self.evaluator not in EVALUATORS:
             raise SearchError(f"unknown evaluator {self.evaluator!r}; choose one of {', '.join(EVALUATORS)} (or pass "
                               "an Evaluator object or an evaluate function from Python)")
+        self._check_quality()
         if self.evaluator == "table" and self.data is not None:
             raise SearchError(f"the table evaluator answers from NAS-Bench-Macro's CIFAR-10 results and trains "
                               f"nothing, but got data={self.data!r}; leave out --data (data=None)")
@@ -119,6 +123,27 @@ class SearchConfig:
             raise SearchError(f"--devices must list GPU numbers such as 0,1, but got {self.devices!r}")
         if self.val_subset is not None and not _positive(self.val_subset):
             raise SearchError(f"--val-subset must be a positive integer, but got {self.val_subset!r}")
+
+    def _check_quality(self) -> None:
+        """The first objective is what the evaluator returns: a zero-cost score for ``zero-cost``, else accuracy."""
+        quality = self.objectives[0]
+        if self.evaluator != "zero-cost":
+            if quality != "accuracy":
+                raise SearchError(f"the objective {quality} is a zero-cost score, which only --evaluator zero-cost "
+                                  f"returns; pass --evaluator zero-cost, or put accuracy first in --objectives")
+            return
+        if quality == "accuracy":
+            raise SearchError("--evaluator zero-cost scores untrained networks and returns no accuracy; put a "
+                              "zero-cost score first in --objectives, e.g. naswot,flops (the default)")
+        if self.data is None:
+            raise SearchError("--evaluator zero-cost scores networks on the search's training images; pass --data")
+        if self.fidelity != "none":
+            raise SearchError(f"--evaluator zero-cost trains nothing, so fidelity={self.fidelity!r} has no epochs to "
+                              "halve; leave out --fidelity")
+        if self.sampler.startswith("nni"):
+            raise SearchError(f"the NNI strategies scalarise objectives with fixed bounds, and a zero-cost score has "
+                              f"none; with --evaluator zero-cost use an Optuna sampler (tpe, nsga2, gp, random), "
+                              f"not {self.sampler}")
 
     def _check_latency(self) -> None:
         if self.latency_backend is not None and self.latency_backend not in BACKENDS:

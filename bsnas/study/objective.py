@@ -129,9 +129,10 @@ class Objective:
         if earlier is not None:
             return self._reuse(trial, attrs, earlier, measured)
         evaluation = ctx.evaluator.evaluate(EvalRequest(arch, text, trial, measured, beat.report))
-        if not isinstance(getattr(evaluation, "metrics", None), dict) or "accuracy" not in evaluation.metrics:
+        quality = cfg.objectives[0]
+        if not isinstance(getattr(evaluation, "metrics", None), dict) or quality not in evaluation.metrics:
             raise BsnasError(f"the evaluator {ctx.evaluator.fingerprint()['name']} must return an Evaluation with "
-                             f"metrics holding 'accuracy', but returned {evaluation!r}")
+                             f"metrics holding {quality!r}, but returned {evaluation!r}")
         status = Status.TRAINED if evaluation.full_fidelity else Status.STOPPED
         metrics = {k: float(v) for k, v in evaluation.metrics.items()}
         set_user_attrs(trial, {**evaluation.attrs, **metrics, "metrics": sorted(metrics), **self._claim_times(),
@@ -142,7 +143,7 @@ class Objective:
     def _reuse(self, trial: optuna.Trial, attrs: dict, earlier, measured: dict) -> Outcome:
         a = earlier.user_attrs
         status = Status.REUSED if a.get("status") == Status.TRAINED.value else Status.REUSED_STOPPED
-        keys = (*a.get("metrics", ("accuracy",)), *RESULT_KEYS)
+        keys = (*a.get("metrics", ("accuracy",)), *RESULT_KEYS, "zero_cost_seconds", "zero_cost_batch")
         set_user_attrs(trial, {**attrs, **{k: a[k] for k in keys if k in a}, **self._claim_times(),
                                "status": status.value, "reused_from": earlier.number})
         if status is Status.REUSED_STOPPED:

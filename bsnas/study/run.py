@@ -24,7 +24,14 @@ from optuna.trial import FrozenTrial
 from bsnas import interrupt
 from bsnas.data.split import ProxyData
 from bsnas.errors import SearchError
-from bsnas.evaluators import AshaEvaluator, CallableEvaluator, Evaluator, ProxyEvaluator, TableEvaluator
+from bsnas.evaluators import (
+    AshaEvaluator,
+    CallableEvaluator,
+    Evaluator,
+    ProxyEvaluator,
+    TableEvaluator,
+    ZeroCostEvaluator,
+)
 from bsnas.files import atomic_write_text
 from bsnas.latency.search import latency_scale, search_latency_table
 from bsnas.metrics import space_scale
@@ -66,6 +73,8 @@ def build_evaluator(cfg: SearchConfig, evaluator: Evaluator | None = None,
         return own
     if cfg.evaluator == "table":
         return TableEvaluator()
+    if cfg.evaluator == "zero-cost":
+        return ZeroCostEvaluator(cfg.objectives[0])
     if cfg.fidelity == "asha":
         return AshaEvaluator(cfg.training_proxy(), cfg.min_epochs, cfg.eta)
     return ProxyEvaluator(cfg.proxy)
