@@ -9,7 +9,9 @@ A score is worth keeping as a pre-screen only if it ranks better than FLOPs with
 
 Run: ``python benchmarks/zero_cost_vs_table.py`` (40 networks, 3 seeds; about 10 minutes on 2 cores)
 or ``--quick`` (10 networks, 1 seed). ``--fresh 300 --scores naswot,grad_norm`` checks the scores on 300
-other networks, drawn at random, that they were not chosen on. Each (network, seed) is cached in
+other networks, drawn at random, that they were not chosen on; ``--all --scores naswot`` scores all 3,969
+distinct networks once (seed 0; about 50 minutes of one core), which ``zero_cost_search.py`` replays
+searches on. Each (network, seed) is cached in
 ``benchmarks/cache/zero_cost_vs_table/`` (committed). Writes
 ``benchmarks/results/zero_cost_vs_table[_quick|_freshN].json`` and
 ``docs/zero_cost_vs_table[...].png``, and prints the README table.
@@ -64,18 +66,23 @@ def main() -> None:
     parser.add_argument("--fresh", type=int, default=0, metavar="N",
                         help="instead, N networks drawn at random (seed 0) from those the 40 leave out: a check on "
                              "networks the scores were not chosen on")
+    parser.add_argument("--all", action="store_true", help="instead, every distinct network of the table, 1 seed")
     parser.add_argument("--scores", default=",".join(ZERO_COST_SCORES), help="comma-separated subset of the scores")
+    parser.add_argument("--threads", type=int, default=max(1, min(2, os.cpu_count() or 1)),
+                        help="torch threads (1 when the job is pinned to one core)")
     parser.add_argument("--data", default=DATA)
     args = parser.parse_args()
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    torch.set_num_threads(args.threads)
     keys = networks(args.networks or (10 if args.quick else 40))
+    if args.all:
+        keys = sorted(nbm.networks(), key=lambda k: (count(nbm.arch(k)).flops, k))
     if args.fresh:
         rest = sorted(set(nbm.networks()) - set(networks(40)))
         chosen = np.random.default_rng(0).choice(rest, size=args.fresh, replace=False).tolist()
         keys = sorted(chosen, key=lambda k: (count(nbm.arch(k)).flops, k))
     names = [n for n in ZERO_COST_SCORES if n in args.scores.split(",")]
     suffix = "" if len(names) == len(ZERO_COST_SCORES) else "_" + "-".join(names)
-    seeds = range(args.seeds or (1 if args.quick or args.fresh else 3))
+    seeds = range(args.seeds or (1 if args.quick or args.fresh or args.all else 3))
     cache = cache_dir("zero_cost_vs_table")  # quick runs too: the same (network, seed) scores as a full run
     data = load_data(args.data, val_size=10_000, seed=0)
     start = time.perf_counter()
@@ -98,7 +105,7 @@ def main() -> None:
         columns[name] = score = np.array([np.mean([s[name] for s in scores[k]]) for k in keys])
         rows.append(summarise(name, score, truth, flops, None, keys))
     seconds = float(np.mean([s["seconds"] for k in keys for s in scores[k]]))
-    tag = "_quick" if args.quick else f"_fresh{args.fresh}" if args.fresh else ""
+    tag = "_quick" if args.quick else "_all" if args.all else f"_fresh{args.fresh}" if args.fresh else ""
     out = ROOT / "benchmarks" / "results" / f"zero_cost_vs_table{tag}.json"
     out.write_text(json.dumps({"command": " ".join(["python benchmarks/zero_cost_vs_table.py", *sys.argv[1:]]),
                                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
@@ -108,7 +115,8 @@ def main() -> None:
                                "seconds_this_run": round(time.perf_counter() - start, 1)}, indent=1) + "\n")
     picture = ROOT / "docs" / f"zero_cost_vs_table{tag}.png"
     plot(keys, truth, flops, columns, picture)
-    how = "drawn at random from those the 40 leave out" if args.fresh else "evenly spaced in FLOPs"
+    how = ("all distinct ones" if args.all else "drawn at random from those the 40 leave out" if args.fresh else
+           "evenly spaced in FLOPs")
     print(f"\n{len(keys)} networks of NAS-Bench-Macro, {how}, {len(seeds)} seed(s) each; truth: the "
           f"table's mean 50-epoch accuracy; the scores of one network take {seconds:.1f} s\n")
     print("| ranking by | Spearman (90% CI) | Kendall (90% CI) | mean Spearman within FLOPs fifths |")

@@ -44,7 +44,7 @@ from bsnas.arch import (
 )
 from bsnas.data import load_data
 from bsnas.errors import ArchError, BsnasError, RecordError, SearchError, SpaceError, UnknownNameError
-from bsnas.evaluators import EvalContext, EvalRequest, Evaluation, Evaluator, TableEvaluator
+from bsnas.evaluators import EvalContext, EvalRequest, Evaluation, Evaluator, TableEvaluator, ZeroCostEvaluator
 from bsnas.metrics import METRICS, Metric, register_metric
 from bsnas.nn import (
     BSConvS,
@@ -77,5 +77,5 @@ __all__ = [
     "encode_arch", "hypervolume", "list_baselines", "load_data", "load_record", "load_space", "pareto_front",
     "reg_loss", "replace_convs", "run_search", "sample_arch", "train_proxy", "search", "front", "export", "train",
     "init_control", "kernel_stats", "op_shares", "EvalContext", "EvalRequest", "Evaluation", "Evaluator", "METRICS",
-    "Metric", "register_metric", "Status", "TableEvaluator", "nas_bench_macro", "zero_cost_scores",
+    "Metric", "register_metric", "Status", "TableEvaluator", "ZeroCostEvaluator", "nas_bench_macro", "zero_cost_scores",
 ]

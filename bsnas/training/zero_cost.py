@@ -79,8 +79,13 @@ def _naswot(model: nn.Module, x: torch.Tensor) -> float:
     kernel = torch.zeros(n, n, dtype=torch.float64, device=x.device)
 
     def hook(_module, _inputs, out):
-        codes = (out.detach().flatten(1) > 0).double()
-        kernel.add_(codes @ codes.T + (1 - codes) @ (1 - codes).T)
+        # C C^T + (1 - C)(1 - C)^T = 2 C C^T - s_i - s_j + U (s: each image's active units, U: all units), one
+        # product instead of two; float32 sums 0/1 products exactly below 2^24 units per layer
+        codes = (out.detach().flatten(1) > 0).float()
+        if codes.shape[1] >= 2 ** 24:
+            codes = codes.double()
+        active = codes.sum(1, dtype=torch.float64)
+        kernel.add_(2 * (codes @ codes.T).double() - active[:, None] - active[None, :] + codes.shape[1])
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, _CODE_ACTS)]
     try:
