@@ -58,6 +58,13 @@ def plot(keys: list[str], truth: np.ndarray, flops: np.ndarray, columns: dict[st
     plt.close(fig)
 
 
+def fresh_networks(n: int) -> list[str]:
+    """``--fresh n``: n networks drawn at random (seed 0) from those the 40 leave out, by FLOPs."""
+    rest = sorted(set(nbm.networks()) - set(networks(40)))
+    chosen = np.random.default_rng(0).choice(rest, size=n, replace=False).tolist()
+    return sorted(chosen, key=lambda k: (count(nbm.arch(k)).flops, k))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10 networks, 1 seed")
@@ -77,9 +84,7 @@ def main() -> None:
     if args.all:
         keys = sorted(nbm.networks(), key=lambda k: (count(nbm.arch(k)).flops, k))
     if args.fresh:
-        rest = sorted(set(nbm.networks()) - set(networks(40)))
-        chosen = np.random.default_rng(0).choice(rest, size=args.fresh, replace=False).tolist()
-        keys = sorted(chosen, key=lambda k: (count(nbm.arch(k)).flops, k))
+        keys = fresh_networks(args.fresh)
     names = [n for n in ZERO_COST_SCORES if n in args.scores.split(",")]
     suffix = "" if len(names) == len(ZERO_COST_SCORES) else "_" + "-".join(names)
     seeds = range(args.seeds or (1 if args.quick or args.fresh or args.all else 3))

@@ -37,6 +37,7 @@ import numpy as np
 import optuna
 from sampler_quality import regret_curve, search, truth
 from scipy.stats import wilcoxon
+from zero_cost_vs_table import fresh_networks
 
 from bsnas import count, encode_arch
 from bsnas.status import Status, status_of
@@ -53,10 +54,10 @@ def scored_pool() -> dict[str, float]:
     """NASWOT (seed 0) of the 300 random table networks of the zero-cost benchmark's ``--fresh 300``, by key
     (not its 40 networks spaced evenly in FLOPs, whose extremes a random draw of the space would rarely hold)."""
     pool = {}
-    for path in sorted(SCORES.glob("*_seed0_naswot.json")):
-        value = json.loads(path.read_text()).get("naswot")
-        if value is not None:
-            pool[path.name.split("_")[0]] = float(value)
+    for key in fresh_networks(300):  # only these: the cache also holds networks other benchmarks scored
+        path = SCORES / f"{key}_seed0_naswot.json"
+        if path.exists():
+            pool[key] = float(json.loads(path.read_text())["naswot"])
     return pool
 
 
