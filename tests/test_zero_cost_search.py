@@ -173,3 +173,13 @@ def test_a_score_that_cannot_rank_fails_the_trial_with_the_reason(tmp_path, monk
     study = bsnas.storage.load_existing_study("tiny", None, str(tmp_path))
     failed = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
     assert failed and all("naswot is -inf for this network" in t.user_attrs["fail_reason"] for t in failed)
+
+
+def test_a_trial_line_names_the_studys_score_not_a_screens():
+    from bsnas.cli.progress import trial_line
+
+    attrs = {"arch": "a", "flops": 1e6, "params": 1e3, "status": "trained", "naswot": 800.0, "grad_norm": 2.5,
+             "zero_cost_seconds": 0.1}  # a grad_norm search warm-started by a NASWOT screen holds both
+    trial = optuna.trial.create_trial(values=[2.5, 1e6], user_attrs=attrs)
+    assert " grad_norm 2.5 " in trial_line(trial, "grad_norm") and "naswot" not in trial_line(trial, "grad_norm")
+    assert " scored " in trial_line(trial, "grad_norm")

@@ -33,9 +33,11 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def quality_in(attrs: dict) -> str | None:
-    """The quality a trial stored: ``accuracy``, or the zero-cost score a zero-cost search gave it."""
-    return next((name for name in quality_metrics() if name in attrs), None)
+def quality_in(attrs: dict, quality: str | None = None) -> str | None:
+    """The quality a trial stored: the study's ``quality`` when given, else ``accuracy`` or the zero-cost
+    score a zero-cost search gave it (a trial of an accuracy search may also hold a screen's score)."""
+    names = [quality] if quality else quality_metrics()
+    return next((name for name in names if name in attrs), None)
 
 
 def quality_text(name: str, value: float) -> str:
@@ -43,10 +45,11 @@ def quality_text(name: str, value: float) -> str:
     return f"acc {value:.4f}" if name == "accuracy" else f"{name} {value:.6g}"
 
 
-def trial_line(t) -> str:
-    """One line for a finished trial: number, status, cost, accuracy (or score) or why not, architecture."""
+def trial_line(t, quality: str | None = None) -> str:
+    """One line for a finished trial: number, status, cost, accuracy (or ``quality``, the study's score) or
+    why not, architecture."""
     a = t.user_attrs
-    quality = quality_in(a)
+    quality = quality_in(a, quality)
     cost = f"{a.get('flops', 0) / 1e6:7.3f} MFLOPs {a.get('params', 0) / 1e6:7.4f} Mparams" if "flops" in a else ""
     if isinstance(a.get("latency"), (int, float)):
         cost += f" {a['latency']:7.3f} ms"
@@ -94,13 +97,14 @@ class SearchDisplay:
     def trial(self, study, t) -> None:
         if self.bar is None:
             self.start(study)
-        self.bar.write(trial_line(t), file=self.lines)
+        quality = (study.metric_names or ["accuracy"])[0]
+        self.bar.write(trial_line(t, quality), file=self.lines)
         self.running.pop(t.number, None)
         status = status_of(t)
         if status.counts_toward_target and self.counted < self.target:
             self.counted += 1
             self.bar.update()
-        quality = quality_in(t.user_attrs)
+        quality = quality_in(t.user_attrs, quality)
         if status is Status.TRAINED and quality:
             value = t.user_attrs[quality]
             self.best = (quality, value if self.best is None else max(self.best[1], value))

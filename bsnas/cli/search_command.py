@@ -90,10 +90,10 @@ def cmd_search(args: argparse.Namespace) -> None:
         print(json.dumps(summary, indent=2))
         return
     early = f" (+{stopped} stopped early by successive halving)" if stopped else ""
-    done = "trained" if quality_of(study) == "accuracy" else f"scored by {quality_of(study)} (untrained)"
+    quality = quality_of(study)
+    done = "trained" if quality == "accuracy" else f"scored by {quality} (untrained)"
     print(f"\nstudy {cfg.study_name!r}: {trained} architectures {done}{early}, {len(study.trials)} trials, "
           f"{time.perf_counter() - start:.0f}s; Pareto front ({len(front)}):")
-    quality = cfg.objectives[0]
     shown = front.assign(**{quality: front[quality].round(4)}, mflops=front.mflops.round(3),
                          mparams=front.mparams.round(4)).drop(columns=["status", "flops", "params"])
     print(shown.to_string(index=False) if len(shown) else "(empty)")

@@ -9,6 +9,7 @@ import re
 
 from bsnas.errors import BsnasError, SearchError
 from bsnas.metrics.base import ANALYTIC, EVALUATOR, Frame, Metric, register_metric
+from bsnas.training.zero_cost import ZERO_COST_SCORES
 
 __all__ = ["ACCURACY", "FLOPS", "LATENCY", "PARAMS", "ZERO_COST", "parse_duration"]
 
@@ -39,7 +40,7 @@ ACCURACY = register_metric(Metric("accuracy", "maximize", EVALUATOR, "validation
 #: scored (over budget) reports minus infinity.
 ZERO_COST = {name: register_metric(Metric(name, "maximize", EVALUATOR, f"zero-cost score {name} of the untrained "
                                           "network (bsnas zero-cost)", worst=-math.inf))
-             for name in ("synflow", "naswot", "grad_norm", "snip", "zico")}
+             for name in ZERO_COST_SCORES}
 FLOPS = register_metric(Metric("flops", "minimize", ANALYTIC, "FLOPs at the deployment size, fvcore's convention",
                                measure=_flops, space_max=_max_flops, budget=True, unit="mflops", display_scale=1e6))
 PARAMS = register_metric(Metric("params", "minimize", ANALYTIC, "parameters, sum(p.numel())", measure=_params,
