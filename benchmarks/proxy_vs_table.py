@@ -75,8 +75,10 @@ def networks(n: int) -> list[str]:
     return [keys[round(i)] for i in np.linspace(0, len(keys) - 1, n)]
 
 
-def train(arch, recipe: dict, data, seed: int = 0) -> dict:
-    """Train ``arch`` with ``recipe`` on ``data`` and score it on all of ``data``'s validation images."""
+def train(arch, recipe: dict, data, seed: int = 0, val_subsets: tuple[int, ...] = (2000,)) -> dict:
+    """Train ``arch`` with ``recipe`` on ``data`` and score it on all of ``data``'s validation images, and on
+    each stratified subset of ``val_subsets`` images of them (``acc_val<n>``: the same training scored on a
+    smaller validation set, so a candidate that differs only in ``val_subset`` needs no training of its own)."""
     config = ProxyConfig(epochs=recipe["epochs"], subset=recipe["subset"], optimizer=recipe["optimizer"],
                          schedule=recipe.get("schedule", "onecycle"), batch_size=recipe.get("batch_size", 64),
                          seed=seed, device="cpu")
@@ -88,7 +90,21 @@ def train(arch, recipe: dict, data, seed: int = 0) -> dict:
             return {"acc": 0.0, "seconds": round(time.perf_counter() - start, 2), "diverged": diverged}
     acc = trainer.evaluate(data.val_x, data.val_y)[0]
     flops = count(arch, data.input_size).flops
-    return {"acc": acc, "seconds": round(time.perf_counter() - start, 2), "train_flops": 3 * flops * trainer.seen}
+    row = {"acc": acc, "seconds": round(time.perf_counter() - start, 2), "train_flops": 3 * flops * trainer.seen}
+    for n in (n for n in val_subsets if n < len(data.val_y)):
+        part = data.with_val_subset(n, 0)
+        row[f"acc_val{n}"] = trainer.evaluate(part.val_x, part.val_y)[0]
+    return row
+
+
+def same_training(name: str) -> tuple[str, int] | None:
+    """(the candidate whose training ``name`` shares, its validation size) when ``name`` differs from another
+    candidate only in ``val_subset``; None otherwise."""
+    recipe = CANDIDATES[name]
+    if recipe.get("val_subset") is None:
+        return None
+    base = {k: v for k, v in recipe.items() if k != "val_subset"}
+    return next(((other, recipe["val_subset"]) for other, r in CANDIDATES.items() if r == base), None)
 
 
 def within_fifths(score: np.ndarray, truth: np.ndarray, flops: np.ndarray) -> float:
@@ -127,41 +143,58 @@ def main() -> None:
     parser.add_argument("--networks", type=int, default=None)
     parser.add_argument("--candidates", default=None, help="comma-separated subset of " + ", ".join(CANDIDATES))
     parser.add_argument("--data", default=DATA)
+    parser.add_argument("--threads", type=int, default=max(1, min(2, os.cpu_count() or 1)),
+                        help="torch threads (1 when the job is pinned to one core)")
     args = parser.parse_args()
-    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    torch.set_num_threads(args.threads)
     keys = networks(args.networks or (6 if args.quick else 40))
     names = args.candidates.split(",") if args.candidates else list(QUICK if args.quick else
                                                                     [c for c in CANDIDATES if c not in QUICK])
+    unknown = [n for n in names if n not in CANDIDATES]
+    if unknown:
+        sys.exit(f"unknown candidate(s) {unknown}; choose from {', '.join(CANDIDATES)}")
     cache = cache_dir("proxy_vs_table", args.quick)
     datas = {}
-    for name in names:
-        r = CANDIDATES[name]
-        if (r["resolution"], r.get("val_subset")) not in datas:
-            full = load_data(args.data, resolution=r["resolution"], val_size=10_000, seed=0)
-            datas[(r["resolution"], r.get("val_subset"))] = full.with_val_subset(r.get("val_subset"), 0)
-    results: dict[str, dict[str, dict]] = {}
-    start = time.perf_counter()
-    for name in names:
-        for i, key in enumerate(keys):
-            path = cache / f"{name}_{key}.json"
-            if not path.exists():
-                recipe = CANDIDATES[name]
-                row = train(nbm.arch(key), recipe, datas[(recipe["resolution"], recipe.get("val_subset"))])
-                path.write_text(json.dumps(row))
+
+    def data_for(recipe: dict):
+        if recipe["resolution"] not in datas:
+            datas[recipe["resolution"]] = load_data(args.data, resolution=recipe["resolution"], val_size=10_000, seed=0)
+        return datas[recipe["resolution"]].with_val_subset(recipe.get("val_subset"), 0)
+
+    def run(name: str, i: int, key: str) -> dict:
+        path = cache / f"{name}_{key}.json"
+        if not path.exists():
+            shared = same_training(name)
+            base = run(shared[0], i, key) if shared else None
+            if base is not None and f"acc_val{shared[1]}" in base:
+                row = {**base, "acc": base[f"acc_val{shared[1]}"], "trained_as": shared[0]}
+            else:
+                row = train(nbm.arch(key), CANDIDATES[name], data_for(CANDIDATES[name]))
                 print(f"{name} [{i + 1}/{len(keys)}] {key}: acc {row['acc']:.4f} in {row['seconds']:.0f} s "
                       f"(table {nbm.entry(key).mean:.4f})", flush=True)
-            results.setdefault(name, {})[key] = json.loads(path.read_text())
+            path.write_text(json.dumps(row))
+        return json.loads(path.read_text())
+
+    start = time.perf_counter()
+    results = {name: {key: run(name, i, key) for i, key in enumerate(keys)} for name in names}
+    # also report every other candidate whose 40 networks are all cached (an earlier run's)
+    for name in CANDIDATES:
+        if name not in results and all((cache / f"{name}_{k}.json").exists() for k in keys):
+            results[name] = {k: json.loads((cache / f"{name}_{k}.json").read_text()) for k in keys}
     truth = np.array([nbm.entry(k).mean for k in keys])
     flops = np.array([count(nbm.arch(k)).flops for k in keys], dtype=float)
     params = np.array([nbm.entry(k).params for k in keys], dtype=float)
     rows = [summarise("FLOPs alone", flops, truth, flops, None, keys),
             summarise("params alone", params, truth, flops, None, keys)]
-    for name in names:
+    for name in (n for n in CANDIDATES if n in results):
         score = np.array([results[name][k]["acc"] for k in keys])
         cost = float(np.mean([results[name][k].get("train_flops", 0) / (3 * f * TABLE_TRAINING)
                               for k, f in zip(keys, flops, strict=True)]))
         rows.append(summarise(name, score, truth, flops, cost, keys))
+        rows[-1]["seconds"] = round(sum(results[name][k]["seconds"] for k in keys
+                                        if "trained_as" not in results[name][k]), 1)
     out = ROOT / "benchmarks" / "results" / f"proxy_vs_table{'_quick' if args.quick else ''}.json"
+    rows = kept_rows(out, keys, rows)
     out.write_text(json.dumps({"command": " ".join(["python benchmarks/proxy_vs_table.py", *sys.argv[1:]]),
                                "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                            "torch": torch.__version__},
@@ -178,6 +211,19 @@ def main() -> None:
               f"{r['within_fifths_spearman']:.3f} | {cost} |")
     print_bias(rows)
     print(f"\nwrote {out.relative_to(ROOT)}")
+
+
+def kept_rows(out: Path, keys: list[str], rows: list[dict]) -> list[dict]:
+    """``rows``, then any candidate row of the previous results file over the same networks that this run did
+    not recompute (measured before its cache was committed), marked with the command that measured it."""
+    if not out.exists():
+        return rows
+    before = json.loads(out.read_text())
+    if before.get("networks") != keys:
+        return rows
+    have = {r["proxy"] for r in rows}
+    return rows + [{**r, "command": r.get("command", before["command"])} for r in before["rows"]
+                   if r["proxy"] not in have]
 
 
 def print_bias(rows: list[dict]) -> None:
