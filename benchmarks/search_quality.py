@@ -128,8 +128,8 @@ def retrain_all(archs: dict[str, str], data, recipe: dict, cache: Path, reverse:
         finally:
             done.with_suffix(".running").unlink(missing_ok=True)
         print(f"retrained {label}: held-out acc {row['acc']:.4f} in {row['seconds']:.0f} s", flush=True)
-    return {label: json.loads(retrain_path(cache, label, arch, recipe).read_text()) for label, arch in items
-            if retrain_path(cache, label, arch, recipe).exists()}
+    paths = {label: retrain_path(cache, label, arch, recipe) for label, arch in items}
+    return {label: json.loads(path.read_text()) for label, path in paths.items() if path.exists()}
 
 
 def main() -> None:

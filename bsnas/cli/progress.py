@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from bsnas.metrics import quality_metrics
+from bsnas.results.front import quality_of
 from bsnas.status import Status, status_of
 
 __all__ = ["SearchDisplay", "format_seconds", "trial_line"]
@@ -97,7 +98,7 @@ class SearchDisplay:
     def trial(self, study, t) -> None:
         if self.bar is None:
             self.start(study)
-        quality = (study.metric_names or ["accuracy"])[0]
+        quality = quality_of(study)
         self.bar.write(trial_line(t, quality), file=self.lines)
         self.running.pop(t.number, None)
         status = status_of(t)
