@@ -8,9 +8,10 @@ The test networks are the 40 of ``proxy_vs_table.py`` (evenly spaced in FLOPs). 
   and scikit-learn's ``HistGradientBoostingRegressor`` and a ridge regression on them. This answers how
   much ground truth such a predictor needs.
 * **From cheap measurements**, fitted leave-one-out on the 40 themselves (each network predicted by a
-  fit on the other 39): a ridge regression of the table's accuracy on log FLOPs plus one measurement
-  (a proxy's accuracy from ``proxy_vs_table.py``'s cache, or a zero-cost score from
-  ``zero_cost_vs_table.py``'s cache), against log FLOPs alone fitted the same way.
+  fit on the other 39): a ridge regression of the table's accuracy on log FLOPs, or on all the
+  architecture features, plus one measurement (a proxy's accuracy from ``proxy_vs_table.py``'s cache, or
+  a zero-cost score from ``zero_cost_vs_table.py``'s cache), against log FLOPs alone and the
+  architecture features alone fitted the same way.
 
 Both are judged as the proxies are: Spearman over the 40 with a bootstrap 90% interval, and the mean
 Spearman within FLOPs fifths.
@@ -112,10 +113,15 @@ def main() -> None:
                                      None, keys), "fitted_on": int(n)})
     log_flops = np.log(flops)[:, None]
     rows.append(summarise("log FLOPs, ridge, leave-one-out", leave_one_out(log_flops, truth), truth, flops, None, keys))
+    rows.append(summarise("architecture features, ridge, leave-one-out", leave_one_out(test_x, truth), truth, flops,
+                          None, keys))
     found = measurements(keys)
     for name, values in found.items():
         pred = leave_one_out(np.hstack([log_flops, values[:, None]]), truth)
         rows.append(summarise(f"log FLOPs + {name}, ridge, leave-one-out", pred, truth, flops, None, keys))
+        pred = leave_one_out(np.hstack([test_x, values[:, None]]), truth)
+        rows.append(summarise(f"architecture features + {name}, ridge, leave-one-out", pred, truth, flops, None,
+                              keys))
     across = across_spaces(np.array([features(k) for k in others]), np.array([nbm.entry(k).mean for k in others]),
                            set(keys))
     out = ROOT / "benchmarks" / "results" / f"predictor_vs_table{'_quick' if args.quick else ''}.json"

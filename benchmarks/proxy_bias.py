@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 import torch
+from proxy_noise import icc1
 from proxy_vs_table import DATA, ROOT, cache_dir, train
 from scipy.stats import kendalltau, rankdata, spearmanr
 
@@ -147,6 +148,10 @@ def main() -> None:
               "networks_with_two_seeds": len(pairs),
               "reference_seed_pair_spearman": (float(spearmanr(pairs[:, 0], pairs[:, 1]).statistic)
                                                if len(pairs) > 2 else None),
+              # the reference's own noise, as proxy_noise.py reports it (points of accuracy)
+              "reference_noise": ({"seed_std": float(pairs.std(axis=1, ddof=1).mean()),
+                                   "spread": float(pairs.mean(axis=1).std(ddof=1)), "icc1": icc1(pairs)}
+                                  if len(pairs) > 2 else None),
               "judged": {name: judged(np.array([r[key] if key != "proxy" else r[key][0] for r in rows]))
                          for name, key in (("proxy", "proxy"), ("FLOPs alone", "mflops"), ("naswot", "naswot"),
                                            ("grad_norm", "grad_norm"))},
@@ -157,7 +162,12 @@ def main() -> None:
     out.write_text(json.dumps(result, indent=1) + "\n")
     pair = result["reference_seed_pair_spearman"]
     print(f"\n{len(rows)} networks, {len(pairs)} with both reference seeds; the reference's seed-pair Spearman "
-          f"{'n/a' if pair is None else f'{pair:.3f}'}\n")
+          f"{'n/a' if pair is None else f'{pair:.3f}'}")
+    if result["reference_noise"]:
+        r = result["reference_noise"]
+        print(f"the reference's seed std {100 * r['seed_std']:.2f} pt, spread between networks "
+              f"{100 * r['spread']:.2f} pt, ICC(1) {r['icc1']:.3f}")
+    print()
     print("| ranking by | Spearman | Kendall | " + " | ".join(
         f"rank error, {s} ({sum(r['style'] == s for r in rows)} networks)" for s in styles) + " |")
     print("|---|---|---|" + "---|" * len(styles))
