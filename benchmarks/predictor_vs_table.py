@@ -16,11 +16,12 @@ The test networks are the 40 of ``proxy_vs_table.py`` (evenly spaced in FLOPs). 
 Both are judged as the proxies are: Spearman over the 40 with a bootstrap 90% interval, and the mean
 Spearman within FLOPs fifths.
 
-**Across spaces.** The predictors fitted on NAS-Bench-Macro (on every network of the table but the 40, and
-for NASWOT on the 40) are then judged on the 12 networks of ``proxy_bias.py`` (the paper's small CIFAR
-baselines and members of the ``resnet`` and ``mobilenet`` spaces), whose truth is that benchmark's own
-10-epoch reference (mean of two seeds): Spearman and Kendall, and the mean signed rank error by block
-style. This part needs ``benchmarks/results/proxy_bias.json`` and is left out without it.
+**Across spaces.** The predictors fitted on NAS-Bench-Macro (on every network of the table but the 40;
+the NASWOT ridge on those of them whose seed-0 NASWOT ``zero_cost_vs_table.py`` cached) are then judged on
+the 12 networks of ``proxy_bias.py`` (the paper's small CIFAR baselines and members of the ``resnet`` and
+``mobilenet`` spaces), whose truth is that benchmark's own 10-epoch reference (mean of two seeds): Spearman
+and Kendall, and the mean signed rank error by block style. This part needs
+``benchmarks/results/proxy_bias.json`` and is left out without it.
 
 Run: ``python benchmarks/predictor_vs_table.py`` (seconds; reads the caches of the two other benchmarks,
 using whatever they hold for the 40 networks) or ``--quick`` (fewer training sizes). Writes
@@ -38,9 +39,10 @@ import sys
 from functools import cache
 
 import numpy as np
+from proxy_bias import rank_error_by_style
 from proxy_faithfulness import bootstrap
 from proxy_vs_table import ROOT, cache_dir, kept_rows, networks, print_bias, summarise
-from scipy.stats import kendalltau, rankdata, spearmanr
+from scipy.stats import kendalltau, spearmanr
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
@@ -66,12 +68,22 @@ def arch_features(arch) -> tuple[float, ...]:
             *(sum(b.kernel == k for b in blocks) / n for k in (3, 5, 7)), sum(b.stride == 2 for b in blocks) / n)
 
 
+def ridge():
+    """A ridge regression on standardised features, its strength chosen by cross-validation."""
+    return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+
+
+def fitted(x: np.ndarray, y: np.ndarray) -> dict:
+    """The two architecture-feature predictors, fitted on ``x``, ``y``."""
+    return {"boosted trees": HistGradientBoostingRegressor(random_state=0, max_iter=200).fit(x, y),
+            "ridge": ridge().fit(x, y)}
+
+
 def leave_one_out(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     out = np.empty(len(y))
     for i in range(len(y)):
         keep = np.arange(len(y)) != i
-        model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))).fit(x[keep], y[keep])
-        out[i] = model.predict(x[i:i + 1])[0]
+        out[i] = ridge().fit(x[keep], y[keep]).predict(x[i:i + 1])[0]
     return out
 
 
@@ -105,12 +117,12 @@ def main() -> None:
     rows = [summarise("FLOPs alone", flops, truth, flops, None, keys)]
     for n in (50, 200) if args.quick else (50, 200, 1000, len(others)):
         train = np.random.default_rng(0).choice(others, size=n, replace=False)
-        x, y = np.array([features(k) for k in train]), np.array([nbm.entry(k).mean for k in train])
-        for label, model in (("boosted trees", HistGradientBoostingRegressor(random_state=0, max_iter=200)),
-                             ("ridge", make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13))))):
-            pred = model.fit(x, y).predict(test_x)
-            rows.append({**summarise(f"architecture features, {label}, fitted on {n} networks", pred, truth, flops,
-                                     None, keys), "fitted_on": int(n)})
+        models = fitted(np.array([features(k) for k in train]), np.array([nbm.entry(k).mean for k in train]))
+        for label, model in models.items():
+            rows.append({**summarise(f"architecture features, {label}, fitted on {n} networks",
+                                     model.predict(test_x), truth, flops, None, keys), "fitted_on": int(n)})
+    if n < len(others):  # --quick: the across-spaces check still uses predictors fitted on all the others
+        models = fitted(np.array([features(k) for k in others]), np.array([nbm.entry(k).mean for k in others]))
     log_flops = np.log(flops)[:, None]
     rows.append(summarise("log FLOPs, ridge, leave-one-out", leave_one_out(log_flops, truth), truth, flops, None, keys))
     rows.append(summarise("architecture features, ridge, leave-one-out", leave_one_out(test_x, truth), truth, flops,
@@ -122,8 +134,7 @@ def main() -> None:
         pred = leave_one_out(np.hstack([test_x, values[:, None]]), truth)
         rows.append(summarise(f"architecture features + {name}, ridge, leave-one-out", pred, truth, flops, None,
                               keys))
-    across = across_spaces(np.array([features(k) for k in others]), np.array([nbm.entry(k).mean for k in others]),
-                           set(keys))
+    across = across_spaces(models, others)
     out = ROOT / "benchmarks" / "results" / f"predictor_vs_table{'_quick' if args.quick else ''}.json"
     rows = kept_rows(out, keys, rows)  # rows measured from caches that are gone stay, with their command
     out.write_text(json.dumps({"command": " ".join(["python benchmarks/predictor_vs_table.py", *sys.argv[1:]]),
@@ -138,7 +149,8 @@ def main() -> None:
     if across:
         styles = list(across["rows"][0]["rank_error_by_style"])
         print(f"\nAcross spaces: the {len(across['networks'])} networks of proxy_bias.py against its 10-epoch "
-              "reference\n")
+              f"reference; the median one has fewer FLOPs than {100 * across['median_table_share_above']:.1f}% of "
+              "the table networks the predictors were fitted on\n")
         print("| predictor | Spearman (90% CI) | Kendall (90% CI) | " +
               " | ".join(f"rank error, {s}" for s in styles) + " |")
         print("|---|---|---|" + "---|" * len(styles))
@@ -149,9 +161,9 @@ def main() -> None:
     print(f"\nwrote {out.relative_to(ROOT)}")
 
 
-def across_spaces(x: np.ndarray, y: np.ndarray, held_out: set[str]) -> dict | None:
-    """The NAS-Bench-Macro predictors (fitted on ``x``, ``y``: table networks outside the 40; with NASWOT, on
-    every network outside ``held_out`` whose seed-0 NASWOT ``zero_cost_vs_table.py`` cached) judged on
+def across_spaces(models: dict, others: list[str]) -> dict | None:
+    """The NAS-Bench-Macro predictors (``models``, fitted on the table networks ``others``; with NASWOT, a
+    ridge on those of ``others`` whose seed-0 NASWOT ``zero_cost_vs_table.py`` cached) judged on
     ``proxy_bias.py``'s networks of other spaces against its reference; None when its results file is absent."""
     path = ROOT / "benchmarks" / "results" / "proxy_bias.json"
     if not path.exists():
@@ -159,34 +171,29 @@ def across_spaces(x: np.ndarray, y: np.ndarray, held_out: set[str]) -> dict | No
     nets = json.loads(path.read_text())["rows"]
     target = np.array([np.mean(r["reference"]) for r in nets])
     test_x = np.array([arch_features(decode_arch(r["arch"])) for r in nets])
-    test_flops = np.log([r["mflops"] * 1e6 for r in nets])[:, None]
-    styles = sorted({r["style"] for r in nets})
+    test_flops = test_x[:, :1]  # log FLOPs
 
     def judged(name: str, score: np.ndarray) -> dict:
-        error = (rankdata(score) - rankdata(target)) / len(nets)
         return {"predictor": name, "spearman": list(bootstrap(score, target, spearmanr)),
                 "kendall": list(bootstrap(score, target, kendalltau)),
-                "rank_error_by_style": {s: float(np.mean([e for e, r in zip(error, nets, strict=True)
-                                                          if r["style"] == s])) for s in styles}}
+                "rank_error_by_style": rank_error_by_style(score, target, [r["style"] for r in nets])}
 
-    ridge = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
     rows = [judged("FLOPs alone", test_flops[:, 0]),
             judged("the recommended proxy (no fit)", np.array([r["proxy"][0] for r in nets])),
             judged("NASWOT (no fit)", np.array([r["naswot"] for r in nets]))]
-    for label, model in (("boosted trees", HistGradientBoostingRegressor(random_state=0, max_iter=200)),
-                         ("ridge", ridge)):
-        rows.append(judged(f"architecture features, {label}, fitted on {len(y)} NAS-Bench-Macro networks",
-                           model.fit(x, y).predict(test_x)))
+    rows += [judged(f"architecture features, {label}, fitted on {len(others)} NAS-Bench-Macro networks",
+                    model.predict(test_x)) for label, model in models.items()]
     scored = {p.name.split("_")[0]: json.loads(p.read_text())["naswot"]
               for p in cache_dir("zero_cost_vs_table").glob("*_seed0_naswot.json")}
-    fit_keys = sorted(set(scored) - held_out)
+    fit_keys = [k for k in others if k in scored]
     if len(fit_keys) >= 40:
-        fit = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
-        fit.fit(np.array([[math.log(count(nbm.arch(k)).flops), scored[k]] for k in fit_keys]),
-                [nbm.entry(k).mean for k in fit_keys])
+        fit = ridge().fit(np.array([[features(k)[0], scored[k]] for k in fit_keys]),
+                          [nbm.entry(k).mean for k in fit_keys])
         rows.append(judged(f"log FLOPs + NASWOT, ridge fitted on {len(fit_keys)} NAS-Bench-Macro networks",
                            fit.predict(np.hstack([test_flops, np.array([[r["naswot"]] for r in nets])]))))
+    table_flops = np.array([features(k)[0] for k in others])
     return {"networks": [r["name"] for r in nets], "truth": "proxy_bias.py's reference, mean of its seeds",
+            "median_table_share_above": float(np.median([np.mean(table_flops > f) for f in test_flops[:, 0]])),
             "rows": rows}
 
 

@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 import torch
-from proxy_noise import icc1
+from proxy_noise import noise
 from proxy_vs_table import DATA, ROOT, cache_dir, train
 from scipy.stats import kendalltau, rankdata, spearmanr
 
@@ -60,6 +60,13 @@ def style(arch_string: str) -> str:
     blocks = [b for stage in bsnas.decode_arch(arch_string).stages for b in stage]
     inverted = sum(b.kind == "ir" for b in blocks)
     return "inverted residual" if inverted * 2 >= len(blocks) else "basic / plain"
+
+
+def rank_error_by_style(score: np.ndarray, truth: np.ndarray, styles: list[str]) -> dict[str, float]:
+    """Mean signed rank error (``score``'s rank minus ``truth``'s, as a share of the networks; + is ranked
+    above its due) over the networks of each style, ``styles`` giving each network's."""
+    error = (rankdata(score) - rankdata(truth)) / len(truth)
+    return {s: float(np.mean([e for e, t in zip(error, styles, strict=True) if t == s])) for s in sorted(set(styles))}
 
 
 def claim(done) -> bool:
@@ -136,11 +143,9 @@ def main() -> None:
     styles = sorted({r["style"] for r in rows})
 
     def judged(score: np.ndarray) -> dict:
-        error = (rankdata(score) - rankdata(truth)) / len(rows)
         return {"spearman": float(spearmanr(score, truth).statistic),
                 "kendall": float(kendalltau(score, truth).statistic),
-                "rank_error_by_style": {s: float(np.mean([e for e, r in zip(error, rows, strict=True)
-                                                          if r["style"] == s])) for s in styles}}
+                "rank_error_by_style": rank_error_by_style(score, truth, [r["style"] for r in rows])}
 
     result = {"command": " ".join(["python benchmarks/proxy_bias.py", *sys.argv[1:]]),
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__},
@@ -149,9 +154,12 @@ def main() -> None:
               "reference_seed_pair_spearman": (float(spearmanr(pairs[:, 0], pairs[:, 1]).statistic)
                                                if len(pairs) > 2 else None),
               # the reference's own noise, as proxy_noise.py reports it (points of accuracy)
-              "reference_noise": ({"seed_std": float(pairs.std(axis=1, ddof=1).mean()),
-                                   "spread": float(pairs.mean(axis=1).std(ddof=1)), "icc1": icc1(pairs)}
+              "reference_noise": ({**{k: v for k, v in noise(pairs, pairs.mean(axis=1)).items()
+                                      if k in ("seed_std", "spread", "icc1")},
+                                   "largest_seed_gap": float(np.abs(pairs[:, 0] - pairs[:, 1]).max())}
                                   if len(pairs) > 2 else None),
+              "reference_mean_seconds_per_run": float(np.mean([r["reference_seconds"] / len(r["reference"])
+                                                               for r in rows])),
               "judged": {name: judged(np.array([r[key] if key != "proxy" else r[key][0] for r in rows]))
                          for name, key in (("proxy", "proxy"), ("FLOPs alone", "mflops"), ("naswot", "naswot"),
                                            ("grad_norm", "grad_norm"))},
@@ -165,8 +173,9 @@ def main() -> None:
           f"{'n/a' if pair is None else f'{pair:.3f}'}")
     if result["reference_noise"]:
         r = result["reference_noise"]
-        print(f"the reference's seed std {100 * r['seed_std']:.2f} pt, spread between networks "
-              f"{100 * r['spread']:.2f} pt, ICC(1) {r['icc1']:.3f}")
+        print(f"the reference's seed std {100 * r['seed_std']:.2f} pt (largest gap {100 * r['largest_seed_gap']:.2f} "
+              f"pt), spread between networks {100 * r['spread']:.2f} pt, ICC(1) {r['icc1']:.3f}; "
+              f"{result['reference_mean_seconds_per_run'] / 60:.1f} min per run")
     print()
     print("| ranking by | Spearman | Kendall | " + " | ".join(
         f"rank error, {s} ({sum(r['style'] == s for r in rows)} networks)" for s in styles) + " |")
